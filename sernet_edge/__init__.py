@@ -1,0 +1,3 @@
+"""sernet-edge: Light-SERNet speech emotion recognition for small devices."""
+
+__version__ = "0.1.0"

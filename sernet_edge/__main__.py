@@ -1,0 +1,3 @@
+from sernet_edge.cli import main
+
+main()

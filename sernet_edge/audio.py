@@ -1,0 +1,115 @@
+"""Read audio into 16 kHz mono float32, and the paper's per-utterance preprocessing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from sernet_edge.errors import AudioError
+
+SAMPLE_RATE = 16000
+NORM_PERCENTILE = 99.9
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".mp3")
+
+
+def _soundfile():
+    try:
+        import soundfile
+    except OSError as e:  # libsndfile missing from a stripped-down system
+        raise AudioError(f"cannot load libsndfile: {e}") from None
+    return soundfile
+
+
+def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
+    """(frames, sample_rate, channels) from the header, without decoding the samples."""
+    path = _check_path(path)
+    sf = _soundfile()
+    try:
+        info = sf.info(str(path))
+    except Exception as e:
+        raise AudioError(f"{path}: not a readable audio file ({_reason(e)})") from None
+    return info.frames, info.samplerate, info.channels
+
+
+def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Decode any libsndfile format to mono float32 in [-1, 1] at `sample_rate`."""
+    path = _check_path(path)
+    sf = _soundfile()
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as e:
+        raise AudioError(f"{path}: not a readable audio file ({_reason(e)})") from None
+    if data.shape[0] == 0:
+        raise AudioError(f"{path}: no audio samples (zero-length file)")
+    return to_mono_16k(data, rate, name=str(path), sample_rate=sample_rate)
+
+
+def to_mono_16k(data: np.ndarray, rate: int, name: str = "audio", sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Downmix (frames, channels) or (frames,) to mono, resample, reject NaN/inf, clip to [-1, 1]."""
+    data = np.asarray(data)
+    if data.ndim == 2:
+        data = data.mean(axis=1)
+    elif data.ndim != 1:
+        raise AudioError(f"{name}: expected a 1-D or (frames, channels) array, got shape {data.shape}")
+    if data.size == 0:
+        raise AudioError(f"{name}: no audio samples (zero-length signal)")
+    if np.issubdtype(data.dtype, np.integer):
+        data = data.astype(np.float32) / float(np.iinfo(data.dtype).max)
+    data = data.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(data)):
+        raise AudioError(f"{name}: signal contains NaN or infinite samples")
+    if rate <= 0:
+        raise AudioError(f"{name}: invalid sample rate {rate}")
+    if rate != sample_rate:
+        data = resample(data, rate, sample_rate)
+    return np.clip(data, -1.0, 1.0)
+
+
+def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """High-quality band-limited resampling (libsoxr)."""
+    import soxr  # small native wheel; imported here so reading 16 kHz files never needs it
+
+    return soxr.resample(x, rate_in, rate_out, quality="HQ").astype(np.float32, copy=False)
+
+
+def fit_length(x: np.ndarray, length: int) -> np.ndarray:
+    """Centre-crop or centre-zero-pad to exactly `length` samples (as the paper's code does)."""
+    n = len(x)
+    if n >= length:
+        start = (n - length) // 2
+        return x[start:start + length]
+    left = (length - n) // 2
+    return np.pad(x, (left, length - n - left))
+
+
+def normalise(x: np.ndarray) -> np.ndarray:
+    """Divide by the 99.9th percentile of |x| and clip to [-1, 1]; silence stays silence."""
+    peak = float(np.percentile(np.abs(x), NORM_PERCENTILE)) if len(x) else 0.0
+    if peak <= 0.0:
+        return np.zeros_like(x, dtype=np.float32)
+    return np.clip(x / peak, -1.0, 1.0).astype(np.float32, copy=False)
+
+
+def preprocess(x: np.ndarray, seconds: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The paper's per-utterance preprocessing: fit to `seconds`, then normalise."""
+    return normalise(fit_length(x, int(round(seconds * sample_rate))))
+
+
+def _check_path(path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: empty file")
+    return path
+
+
+def _reason(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    text = text[-1] if text else type(e).__name__
+    # libsndfile prefixes its message with the path; the caller already names the file
+    return text.split(": ", 1)[-1] if "Error opening" in text else text

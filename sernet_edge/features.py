@@ -1,0 +1,226 @@
+"""The numpy MFCC front end: the one place where feature numbers live.
+
+Trainer, converter, runtime and benchmarks all call `extract` with a `FeatureConfig`, so the
+features a model was trained on are the features it sees on the device. The defaults are
+the Light-SERNet front end (TensorFlow `tf.signal` pipeline of the paper's code); the
+`python_speech_features` preset reproduces that library's `mfcc` for cross-checking.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from sernet_edge.audio import SAMPLE_RATE, fit_length, normalise
+
+FLOAT_EPS = float(np.finfo(np.float64).eps)
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Every setting that shapes the model's input. Stored on each model card."""
+
+    seconds: float = 3.0              # model input length; clips are centre-cropped/padded to it
+    sample_rate: int = SAMPLE_RATE
+    frame_length: int = 1024          # samples per analysis frame
+    hop_length: int = 256
+    n_fft: int = 1024
+    window: str = "hann"              # "hann" (periodic), "hamming" (periodic) or "rect"
+    spectrum: str = "magnitude"       # "magnitude" |X| or "power" |X|^2 / n_fft
+    mel_scale: str = "tf"             # "tf" (tf.signal weights) or "psf" (python_speech_features bins)
+    n_mels: int = 128
+    fmin: float = 80.0
+    fmax: float = 7600.0
+    log_offset: float = 1e-6          # log(mel + log_offset)
+    log_floor: float = 0.0            # then log(max(mel, log_floor)) when > 0
+    dct: str = "tf"                   # "tf" (unnormalised DCT-II / sqrt(2 n_mels)) or "ortho"
+    n_mfcc: int = 40
+    lifter: int = 0
+    append_energy: bool = False       # replace c0 with log frame energy (python_speech_features)
+    preemphasis: float = 0.0
+    pad_end: bool = False             # zero-pad a last partial frame (python_speech_features)
+    clip: float | None = 10.0         # clip coefficients to [-clip, clip]
+    normalise: bool = True            # divide by the 99.9th percentile of |x| before features
+
+    @classmethod
+    def python_speech_features(cls, **overrides) -> "FeatureConfig":
+        """Settings under which `mfcc` equals `python_speech_features.mfcc` with its defaults."""
+        base = dict(frame_length=400, hop_length=160, n_fft=512, window="rect", spectrum="power",
+                    mel_scale="psf", n_mels=26, fmin=0.0, fmax=8000.0, log_offset=0.0,
+                    log_floor=FLOAT_EPS, dct="ortho", n_mfcc=13, lifter=22, append_energy=True,
+                    preemphasis=0.97, pad_end=True, clip=None, normalise=False)
+        base.update(overrides)
+        return cls(**base)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FeatureConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown feature settings: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @property
+    def num_samples(self) -> int:
+        return int(round(self.seconds * self.sample_rate))
+
+    @property
+    def num_frames(self) -> int:
+        return num_frames(self.num_samples, self)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """The model input (frames, coefficients, 1): time first."""
+        return (self.num_frames, self.n_mfcc, 1)
+
+
+def num_frames(n_samples: int, config: FeatureConfig) -> int:
+    L, hop = config.frame_length, config.hop_length
+    if n_samples <= L:
+        return 1
+    if config.pad_end:
+        return 1 + -(-(n_samples - L) // hop)
+    return 1 + (n_samples - L) // hop
+
+
+def extract(signal: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """Model input for one clip: fit to `config.seconds`, normalise, MFCC -> (frames, n_mfcc)."""
+    x = fit_length(np.asarray(signal, dtype=np.float32), config.num_samples)
+    if config.normalise:
+        x = normalise(x)
+    return mfcc(x, config)
+
+
+def mfcc(signal: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """MFCCs of a whole signal, (frames, n_mfcc) float32. No cropping or normalisation."""
+    m = _matrices(config)
+    # float64 throughout: numpy's float32 FFT is several times slower than its float64 one
+    x = np.asarray(signal, dtype=np.float64)
+    if config.preemphasis:
+        x = np.append(x[:1], x[1:] - config.preemphasis * x[:-1])
+    frames = _frame(x, config) * m.window
+    spec = np.abs(np.fft.rfft(frames, n=config.n_fft, axis=1))
+    if config.spectrum == "power":
+        spec = np.square(spec) * (1.0 / config.n_fft)
+    mel = spec @ m.mel
+    if config.log_offset:
+        mel += config.log_offset
+    if config.log_floor:
+        np.maximum(mel, config.log_floor, out=mel)
+    out = np.log(mel) @ m.dct
+    if config.append_energy:
+        out[:, 0] = np.log(np.maximum(spec.sum(axis=1), FLOAT_EPS))
+    if config.clip is not None:
+        np.clip(out, -config.clip, config.clip, out=out)
+    return out.astype(np.float32, copy=False)
+
+
+def _frame(x: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    L, hop = config.frame_length, config.hop_length
+    n = num_frames(len(x), config)
+    needed = (n - 1) * hop + L
+    if len(x) < needed:
+        x = np.pad(x, (0, needed - len(x)))
+    return np.lib.stride_tricks.sliding_window_view(x, L)[::hop][:n]
+
+
+# ---- matrices, built once per config ----
+
+@dataclass(frozen=True)
+class _Matrices:
+    window: np.ndarray   # (frame_length,)
+    mel: np.ndarray      # (n_fft // 2 + 1, n_mels)
+    dct: np.ndarray      # (n_mels, n_mfcc), lifter folded in
+
+
+@functools.lru_cache(maxsize=16)
+def _matrices(config: FeatureConfig) -> _Matrices:
+    _validate(config)
+    window = window_function(config.window, config.frame_length)
+    builder = {"tf": mel_matrix_tf, "psf": mel_matrix_psf}[config.mel_scale]
+    mel = builder(config.n_mels, config.n_fft, config.sample_rate, config.fmin, config.fmax)
+    dct = dct_matrix(config.n_mels, config.n_mfcc, config.dct)
+    if config.lifter > 0:
+        n = np.arange(config.n_mfcc)
+        dct = dct * (1 + (config.lifter / 2.0) * np.sin(np.pi * n / config.lifter))
+    return _Matrices(window, mel, dct)
+
+
+def _validate(c: FeatureConfig) -> None:
+    problems = []
+    if c.window not in ("hann", "hamming", "rect"):
+        problems.append(f"window {c.window!r}")
+    if c.spectrum not in ("magnitude", "power"):
+        problems.append(f"spectrum {c.spectrum!r}")
+    if c.mel_scale not in ("tf", "psf"):
+        problems.append(f"mel_scale {c.mel_scale!r}")
+    if c.dct not in ("tf", "ortho"):
+        problems.append(f"dct {c.dct!r}")
+    if not (0 <= c.fmin < c.fmax <= c.sample_rate / 2):
+        problems.append(f"band {c.fmin}-{c.fmax} Hz at {c.sample_rate} Hz")
+    if not (0 < c.n_mfcc <= c.n_mels):
+        problems.append(f"n_mfcc {c.n_mfcc} with {c.n_mels} mel bands")
+    if c.frame_length <= 0 or c.hop_length <= 0 or c.n_fft <= 0 or c.seconds <= 0:
+        problems.append("non-positive frame, hop, FFT size or seconds")
+    if problems:
+        raise ValueError("invalid feature settings: " + ", ".join(problems))
+
+
+def window_function(kind: str, length: int) -> np.ndarray:
+    """Periodic windows, as `tf.signal.hann_window(periodic=True)`."""
+    if kind == "rect":
+        return np.ones(length)
+    n = np.arange(length)
+    a = 0.5 if kind == "hann" else 0.54
+    return a - (1 - a) * np.cos(2 * np.pi * n / length)
+
+
+def hz_to_mel(f):
+    """HTK mel scale (1127 ln(1 + f/700) == 2595 log10(1 + f/700))."""
+    return 1127.0 * np.log1p(np.asarray(f, dtype=np.float64) / 700.0)
+
+
+def mel_to_hz(m):
+    return 700.0 * np.expm1(np.asarray(m, dtype=np.float64) / 1127.0)
+
+
+def mel_matrix_tf(n_mels: int, n_fft: int, sample_rate: int, fmin: float, fmax: float) -> np.ndarray:
+    """Triangles in mel space evaluated at each FFT bin, DC row zero: `linear_to_mel_weight_matrix`."""
+    freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)[1:]
+    bins_mel = hz_to_mel(freqs)[:, None]
+    edges = np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2)
+    lower, center, upper = edges[:-2], edges[1:-1], edges[2:]
+    rising = (bins_mel - lower) / (center - lower)
+    falling = (upper - bins_mel) / (upper - center)
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    return np.vstack([np.zeros((1, n_mels)), weights])
+
+
+def mel_matrix_psf(n_mels: int, n_fft: int, sample_rate: int, fmin: float, fmax: float) -> np.ndarray:
+    """Triangles between integer FFT bins, as `python_speech_features.get_filterbanks`."""
+    points = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    edges = np.floor((n_fft + 1) * points / sample_rate).astype(int)
+    bank = np.zeros((n_fft // 2 + 1, n_mels))
+    for j in range(n_mels):
+        lo, mid, hi = edges[j], edges[j + 1], edges[j + 2]
+        for i in range(lo, mid):
+            bank[i, j] = (i - lo) / (mid - lo)
+        for i in range(mid, hi):
+            bank[i, j] = (hi - i) / (hi - mid)
+    return bank
+
+
+def dct_matrix(n_in: int, n_out: int, norm: str) -> np.ndarray:
+    """DCT-II as a matrix (n_in, n_out): "tf" = TF's mfccs_from_log_mel scaling, "ortho" = scipy's."""
+    n = np.arange(n_in)[:, None]
+    k = np.arange(n_out)[None, :]
+    basis = 2.0 * np.cos(np.pi * k * (2 * n + 1) / (2 * n_in)) / np.sqrt(2.0 * n_in)
+    if norm == "ortho":
+        basis[:, 0] /= np.sqrt(2.0)
+    return basis

@@ -1,0 +1,1 @@
+"""The TensorFlow side: model, trainer, converter. Imported only by `train` and `convert`."""

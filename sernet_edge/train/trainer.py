@@ -1,0 +1,317 @@
+"""Train Light-SERNet with leave-one-speaker-out folds, checkpointed and resumable.
+
+Output folder:
+  folds/<fold>/last.keras, state.json   checkpoint of the running fold (model + optimizer)
+  folds/<fold>/best.weights.h5          weights of the epoch chosen on the validation speakers
+  folds/<fold>/result.json              written when the fold is done; a rerun skips it
+  final/model.keras, final/card.json    the model trained on every speaker
+  report.json, confusion.png, curves.png
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sernet_edge import card as model_card
+from sernet_edge.corpora import Corpus
+from sernet_edge.features import FeatureConfig
+from sernet_edge.io import atomic_path, write_json
+from sernet_edge.metrics import scores
+from sernet_edge.train import augment
+from sernet_edge.train.dataset import load_features
+from sernet_edge.train.folds import Fold, loso_folds
+from sernet_edge.train.recipe import Recipe, learning_rate
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cache_dir=None,
+          strategy: str = "default", folds: list[int] | None = None, final: bool = True,
+          progress=None) -> dict:
+    """Cross-validate, then train the final model. Returns the report (also in report.json)."""
+    import tensorflow as tf  # noqa: F401  (imported here: a CLI --help never pays for it)
+
+    recipe.validate()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_run_settings(out, corpus, features, recipe)
+
+    log(f"features for {len(corpus.items)} files ({corpus.name}, {features.input_shape})")
+    data = load_features(corpus, features, cache_dir, progress=progress)
+    extra = augment.offline_copies(corpus, features, recipe.augment, cache_dir, progress)
+
+    all_folds = loso_folds(corpus.speakers, recipe.val_speakers)
+    chosen = [f for f in all_folds if folds is None or f.index in folds]
+    results = []
+    for fold in chosen:
+        results.append(_run_fold(fold, data, extra, corpus.labels, recipe, out / "folds" / fold.name,
+                                 strategy))
+    report = _summarise(results, corpus, features, recipe, len(all_folds))
+    write_json(out / "report.json", report)
+    from sernet_edge.train import plots
+    plots.write_all(report, results, out)
+
+    if final:
+        epochs = recipe.final_epochs or (report.get("median_selected_epoch") or recipe.epochs)
+        report["final"] = _train_final(data, extra, corpus, features, recipe, epochs, out / "final",
+                                       strategy, report)
+        write_json(out / "report.json", report)
+    return report
+
+
+# ---- one fold ----
+
+def _run_fold(fold: Fold, data, extra, labels, recipe: Recipe, fold_dir: Path, strategy) -> dict:
+    result_path = fold_dir / "result.json"
+    if result_path.exists():
+        log(f"{fold.name}: done before, skipped")
+        return json.loads(result_path.read_text())
+    X, y, spk = data
+    pick = lambda names: np.isin(spk, names)  # noqa: E731
+    tr, va, te = pick(fold.train), pick(fold.val), pick(fold.test)
+    Xtr, ytr = _with_extra(X[tr], y[tr], extra, tr)
+    log(f"{fold.name}: train {list(fold.train)} ({len(ytr)}), val {list(fold.val)} ({va.sum()}), "
+        f"test {list(fold.test)} ({te.sum()})")
+
+    test_eval = (X[te], y[te]) if recipe.select_on_test else None
+    history = _fit(Xtr, ytr, (X[va], y[va]), test_eval, len(labels), recipe, fold_dir,
+                   seed=recipe.seed + fold.index, strategy=strategy, tag=fold.name)
+
+    model = _load_best(fold_dir, X.shape[1:], len(labels), recipe)
+    prob = model.predict(X[te], verbose=0, batch_size=64)
+    best = max(history, key=_selection_key)
+    result = {"fold": fold.name, "test_speakers": list(fold.test), "val": list(fold.val),
+              "train": list(fold.train), "selected_epoch": best["epoch"],
+              "val_uar": best["val_uar"], "test": scores(y[te], prob.argmax(1), labels),
+              "y_true": y[te].tolist(), "y_pred": prob.argmax(1).tolist(), "history": history}
+    if recipe.select_on_test:
+        oracle = max(history, key=lambda h: (h["test_uar"], -h["epoch"]))
+        result["test_selected_on_test"] = {"epoch": oracle["epoch"], "uar": oracle["test_uar"],
+                                           "wa": oracle["test_wa"], "f1": oracle["test_f1"]}
+    write_json(result_path, result)
+    log(f"{fold.name}: selected epoch {best['epoch']} (val UAR {best['val_uar']:.3f}) -> "
+        f"test UAR {result['test']['uar']:.3f} WA {result['test']['wa']:.3f}")
+    return result
+
+
+def _with_extra(X, y, extra, mask):
+    """Training arrays plus the offline augmented copies of the same utterances."""
+    if not extra:
+        return X, y
+    Xs, ys = [X], [y]
+    for Xa, ya in extra:
+        Xs.append(Xa[mask])
+        ys.append(ya[mask])
+    return np.concatenate(Xs), np.concatenate(ys)
+
+
+# ---- the training loop ----
+
+def _strategy(name: str):
+    import tensorflow as tf
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    from sernet_edge.errors import SernetError
+    raise SernetError(f"unknown strategy {name!r} (use default, mirrored or multiworker)")
+
+
+def is_chief() -> bool:
+    """Under multi-worker training only worker 0 writes checkpoints and reports."""
+    cfg = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    task = cfg.get("task", {})
+    return task.get("type", "chief") == "chief" or (task.get("type") == "worker"
+                                                    and task.get("index", 0) == 0
+                                                    and "chief" not in cfg.get("cluster", {}))
+
+
+def _compile(model, recipe: Recipe):
+    import keras
+    from sernet_edge.train.losses import FocalLoss
+    loss = FocalLoss(recipe.focal_gamma) if recipe.loss == "focal" else \
+        keras.losses.CategoricalCrossentropy()
+    model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate), loss=loss)
+
+
+def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: int, strategy: str,
+         tag: str, epochs: int | None = None) -> list[dict]:
+    """Train with per-epoch checkpoints; resume from `ckpt_dir/last.keras` if present."""
+    import keras
+    from sernet_edge.train.model import build_model
+
+    epochs = epochs or recipe.epochs
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    last, state_path = ckpt_dir / "last.keras", ckpt_dir / "state.json"
+    keras.utils.set_random_seed(seed)
+    with _strategy(strategy).scope():
+        if last.exists() and state_path.exists():
+            state = json.loads(state_path.read_text())
+            model = keras.models.load_model(last)
+            log(f"{tag}: resuming after epoch {state['epoch']}")
+        else:
+            state = {"epoch": -1, "history": [], "best_val_uar": -1.0}
+            model = build_model(Xtr.shape[1:], n_classes, recipe.l2, recipe.dropout)
+            _compile(model, recipe)
+    start = state["epoch"] + 1
+    if start >= epochs:
+        return state["history"]
+
+    batches = augment.TrainBatches(Xtr, ytr, n_classes, recipe, seed=seed + 1000 * start)
+    callback = _EpochEnd(val, test, recipe, ckpt_dir, state, tag, epochs)
+    model.fit(batches, epochs=epochs, initial_epoch=start, verbose=0,
+              callbacks=[keras.callbacks.LearningRateScheduler(lambda e, lr: learning_rate(e, recipe)),
+                         callback])
+    return state["history"]
+
+
+def _evaluate(model, X, y, n_classes) -> dict:
+    if len(y) == 0:
+        return {"uar": 0.0, "wa": 0.0, "f1": 0.0, "loss": 0.0}
+    prob = np.asarray(model(X, training=False))
+    labels = [str(i) for i in range(n_classes)]
+    s = scores(y, prob.argmax(1), labels)
+    loss = float(-np.mean(np.log(np.clip(prob[np.arange(len(y)), y], 1e-7, 1))))
+    return {"uar": s["uar"], "wa": s["wa"], "f1": s["f1"], "loss": loss}
+
+
+def _callback_base():
+    import keras
+    return keras.callbacks.Callback
+
+
+class _EpochEnd(_callback_base()):
+    """Scores validation (and optionally test) speakers, keeps the best weights, checkpoints."""
+
+    def __init__(self, val, test, recipe, ckpt_dir, state, tag, epochs):
+        super().__init__()
+        self.val, self.test, self.recipe = val, test, recipe
+        self.dir, self.state, self.tag, self.epochs = ckpt_dir, state, tag, epochs
+        self.t0 = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        n_classes = self.model.output_shape[-1]
+        row = {"epoch": epoch, "lr": learning_rate(epoch, self.recipe),
+               "loss": float((logs or {}).get("loss", float("nan"))),
+               "seconds": round(time.time() - self.t0, 2)}
+        self.t0 = time.time()
+        if self.val is not None:
+            v = _evaluate(self.model, *self.val, n_classes)
+            row.update({f"val_{k}": v[k] for k in ("uar", "wa", "f1", "loss")})
+            if _selection_key({"val_uar": v["uar"], "val_loss": v["loss"]}) > \
+                    _selection_key({"val_uar": self.state["best_val_uar"],
+                                    "val_loss": self.state.get("best_val_loss", float("inf"))}):
+                self.state["best_val_uar"] = v["uar"]
+                self.state["best_val_loss"] = v["loss"]
+                self.state["best_epoch"] = epoch
+                with atomic_path(self.dir / "best.weights.h5", suffix=".weights.h5") as tmp:
+                    self.model.save_weights(tmp)
+        if self.test is not None:
+            t = _evaluate(self.model, *self.test, n_classes)
+            row.update({f"test_{k}": t[k] for k in ("uar", "wa", "f1")})
+        self.state["history"].append(row)
+        self.state["epoch"] = epoch
+        if is_chief():
+            with atomic_path(self.dir / "last.keras", suffix=".keras") as tmp:
+                self.model.save(tmp)
+            write_json(self.dir / "state.json", self.state)
+        if epoch % 10 == 0 or epoch == self.epochs - 1:
+            extra = f" val UAR {row['val_uar']:.3f}" if "val_uar" in row else ""
+            log(f"{self.tag}: epoch {epoch + 1}/{self.epochs} loss {row['loss']:.4f}{extra} "
+                f"({row['seconds']:.1f} s)")
+
+
+def _selection_key(row: dict) -> tuple:
+    """Higher validation UAR wins; on a tie (small validation sets tie often) lower loss."""
+    return (round(row["val_uar"], 6), -row["val_loss"])
+
+
+def _load_best(fold_dir: Path, input_shape, n_classes, recipe):
+    from sernet_edge.train.model import build_model
+    model = build_model(input_shape, n_classes, recipe.l2, recipe.dropout)
+    model.load_weights(fold_dir / "best.weights.h5")
+    return model
+
+
+# ---- final model on every speaker ----
+
+def _train_final(data, extra, corpus, features, recipe, epochs, final_dir: Path, strategy, report):
+    import keras
+    card_path = final_dir / "card.json"
+    if card_path.exists() and (final_dir / "model.keras").exists():
+        log("final model: done before, skipped")
+        return json.loads(card_path.read_text())["training"]["final"]
+    X, y, _ = data
+    mask = np.ones(len(y), bool)
+    Xtr, ytr = _with_extra(X, y, extra, mask)
+    log(f"final model: all {len(corpus.speakers)} speakers ({len(ytr)} examples), {epochs} epochs")
+    history = _fit(Xtr, ytr, None, None, len(corpus.labels), recipe, final_dir / "checkpoint",
+                   seed=recipe.seed, strategy=strategy, tag="final", epochs=epochs)
+    model = keras.models.load_model(final_dir / "checkpoint" / "last.keras")
+    with atomic_path(final_dir / "model.keras", suffix=".keras") as tmp:
+        model.save(tmp)
+    info = {"epochs": epochs, "examples": int(len(ytr)), "speakers": corpus.speakers,
+            "final_loss": history[-1]["loss"] if history else None}
+    card = model_card.new_card(
+        labels=corpus.labels, features=features, precision="keras",
+        source={"corpus": corpus.name, "root": str(corpus.root), "items": len(corpus.items),
+                "speakers": corpus.speakers},
+        metrics={"cross_validation": report.get("overall")},
+        training={"recipe": recipe.to_dict(), "final": info})
+    write_json(card_path, card)
+    return info
+
+
+# ---- reports ----
+
+def _summarise(results, corpus, features, recipe, n_folds_total) -> dict:
+    labels = corpus.labels
+    y_true = [t for r in results for t in r["y_true"]]
+    y_pred = [p for r in results for p in r["y_pred"]]
+    per_fold = [{"fold": r["fold"], "test_speakers": r.get("test_speakers"),
+                 "selected_epoch": r["selected_epoch"], "val_uar": r["val_uar"],
+                 **{k: r["test"][k] for k in ("uar", "wa", "f1", "n")}} for r in results]
+    report = {
+        "corpus": corpus.name, "labels": labels, "features": features.to_dict(),
+        "recipe": recipe.to_dict(), "protocol": f"leave-one-speaker-out, {recipe.val_speakers} "
+        "validation speaker(s) per fold chosen from the training speakers select the epoch",
+        "folds_run": len(results), "folds_total": n_folds_total, "per_fold": per_fold,
+        "overall": scores(y_true, y_pred, labels) if y_true else None,
+        "mean_over_folds": {k: float(np.mean([f[k] for f in per_fold])) for k in ("uar", "wa", "f1")}
+        if per_fold else None,
+        "median_selected_epoch": int(statistics.median([r["selected_epoch"] + 1 for r in results]))
+        if results else None,
+    }
+    oracle = [r["test_selected_on_test"] for r in results if "test_selected_on_test" in r]
+    if oracle:
+        report["selected_on_test_OPTIMISTIC"] = {
+            "note": "epoch chosen on the test speaker, as the paper's code does; not a fair estimate",
+            "mean_over_folds": {k: float(np.mean([o[k] for o in oracle])) for k in ("uar", "wa", "f1")}}
+    return report
+
+
+def _check_run_settings(out: Path, corpus, features, recipe) -> None:
+    """A resumed run must use the settings it started with; otherwise checkpoints would mix."""
+    from sernet_edge.errors import SernetError
+    settings = {"corpus": corpus.name, "items": len(corpus.items), "labels": corpus.labels,
+                "features": features.to_dict(),
+                "recipe": {k: v for k, v in recipe.to_dict().items() if k != "final_epochs"}}
+    path = out / "settings.json"
+    if path.exists():
+        before = json.loads(path.read_text())
+        if before != json.loads(json.dumps(settings)):
+            changed = [k for k in settings if before.get(k) != json.loads(json.dumps(settings[k]))]
+            raise SernetError(f"{out}: holds a run with other settings ({', '.join(changed)}); "
+                              "use a new output folder")
+    else:
+        write_json(path, settings)
