@@ -46,6 +46,47 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.nd
     return to_mono_16k(data, rate, name=str(path), sample_rate=sample_rate)
 
 
+def stream_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE,
+                 block_seconds: float = 10.0):
+    """Yield mono float32 chunks at `sample_rate`, decoding `block_seconds` at a time, so an
+    hour-long file is processed in bounded memory. Same checks as `load_audio`."""
+    path = _check_path(path)
+    sf = _soundfile()
+    try:
+        f = sf.SoundFile(str(path))
+    except Exception as e:
+        raise AudioError(f"{path}: not a readable audio file ({_reason(e)})") from None
+    with f:
+        rate = f.samplerate
+        if rate <= 0:
+            raise AudioError(f"{path}: invalid sample rate {rate}")
+        stream = None
+        if rate != sample_rate:
+            import soxr
+            stream = soxr.ResampleStream(rate, sample_rate, 1, dtype="float32", quality="HQ")
+        total = 0
+        try:
+            for block in f.blocks(blocksize=max(1, int(rate * block_seconds)), dtype="float32",
+                                  always_2d=True):
+                mono = block.mean(axis=1)
+                if not np.all(np.isfinite(mono)):
+                    raise AudioError(f"{path}: signal contains NaN or infinite samples")
+                total += len(mono)
+                out = stream.resample_chunk(mono) if stream is not None else mono
+                if len(out):
+                    yield np.clip(out, -1.0, 1.0)
+        except AudioError:
+            raise
+        except Exception as e:
+            raise AudioError(f"{path}: damaged audio data ({_reason(e)})") from None
+        if total == 0:
+            raise AudioError(f"{path}: no audio samples (zero-length file)")
+        if stream is not None:
+            tail = stream.resample_chunk(np.zeros(0, np.float32), last=True)
+            if len(tail):
+                yield np.clip(tail, -1.0, 1.0)
+
+
 def to_mono_16k(data: np.ndarray, rate: int, name: str = "audio", sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Downmix (frames, channels) or (frames,) to mono, resample, reject NaN/inf, clip to [-1, 1]."""
     data = np.asarray(data)

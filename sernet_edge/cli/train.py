@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from click.core import ParameterSource
 
@@ -89,7 +91,7 @@ def train(ctx, corpus, out_dir, corpus_type, subset, speaker_pattern, config_fil
     recipe.validate()
 
     def progress(items):
-        return click.progressbar(items, label="features", file=click.get_text_stream("stderr"))
+        return click.progressbar(items, label="features", file=sys.stderr)
 
     def bar(items):
         with progress(items) as it:

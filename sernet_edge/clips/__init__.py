@@ -1,0 +1,1 @@
+"""CC0 EMO-DB clips for the demo and the tests (see README.md here)."""

@@ -1,0 +1,64 @@
+"""The TFLite interpreter, from LiteRT (`ai-edge-litert`) or the older `tflite-runtime`.
+
+Never TensorFlow: the device side must not pay 1.8 s and 500 MB to import it.
+`tflite-runtime` 2.14 is the last release: numpy<2 only, no wheels for Python 3.12+, and it
+rejects the FULLY_CONNECTED v12 op that TF 2.21 writes into dynamic-int8 files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+
+from sernet_edge.errors import ModelError, SernetError
+
+
+def interpreter_class():
+    """(Interpreter class, package name) of the first interpreter that imports."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+        return Interpreter, "ai-edge-litert"
+    except ImportError:
+        pass
+    try:
+        from tflite_runtime.interpreter import Interpreter
+        return Interpreter, "tflite-runtime"
+    except ImportError:
+        raise SernetError("no TFLite interpreter installed: pip install ai-edge-litert") from None
+
+
+def make_interpreter(model_bytes: bytes, num_threads: int | None = None, origin: str = "model"):
+    Interpreter, _ = interpreter_class()
+    try:
+        with _without_native_info():
+            interp = Interpreter(model_content=model_bytes, num_threads=num_threads)
+            interp.allocate_tensors()
+    except (ValueError, RuntimeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"{origin}: the interpreter cannot load this model ({first})") from None
+    return interp
+
+
+@contextlib.contextmanager
+def _without_native_info():
+    """Drop the C++ runtime's "INFO: Created ... delegate" lines; pass anything else through."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, ValueError, OSError):  # stderr replaced (pytest capture, notebooks)
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            tmp.seek(0)
+            for line in tmp.read().decode(errors="replace").splitlines(keepends=True):
+                if not line.startswith("INFO: "):
+                    sys.stderr.write(line)

@@ -1,0 +1,189 @@
+"""EmotionClassifier: a model card, the LiteRT interpreter, and windows over audio of any length.
+
+    >>> from sernet_edge.runtime import EmotionClassifier
+    >>> clf = EmotionClassifier()                  # the bundled int8 EMO-DB model
+    >>> clf.classify_file("speech.wav").label
+    'anger'
+
+Per window the cost is one MFCC (numpy, matrices cached per feature config) and one invoke.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from sernet_edge.audio import SAMPLE_RATE, stream_audio, to_mono_16k
+from sernet_edge.card import feature_config, read_card
+from sernet_edge.errors import ModelError
+from sernet_edge.features import extract
+from sernet_edge.interpreter import make_interpreter
+from sernet_edge.tflite_file import read_model, weights_sha256
+
+DEFAULT_MODEL = "light-sernet-emodb-3s-int8.tflite"
+DEFAULT_HOP_SECONDS = 1.0
+
+
+def bundled_model_path(name: str = DEFAULT_MODEL) -> Path:
+    return Path(str(resources.files("sernet_edge.models").joinpath(name)))
+
+
+def bundled_clips() -> list[Path]:
+    folder = Path(str(resources.files("sernet_edge").joinpath("clips")))
+    return sorted(folder.glob("*.wav"))
+
+
+@dataclass
+class Window:
+    start: float                       # seconds
+    end: float
+    label: str
+    confidence: float
+    probabilities: dict[str, float]
+
+
+@dataclass
+class Result:
+    label: str                         # argmax of the mean probabilities over windows
+    confidence: float
+    probabilities: dict[str, float]
+    duration: float                    # seconds of audio
+    windows: list[Window] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "confidence": self.confidence,
+                "probabilities": self.probabilities, "duration": self.duration,
+                "windows": [vars(w) for w in self.windows]}
+
+
+class EmotionClassifier:
+    def __init__(self, model: str | os.PathLike | None = None, num_threads: int | None = None,
+                 hop_seconds: float = DEFAULT_HOP_SECONDS):
+        path = Path(model) if model is not None else bundled_model_path()
+        if not path.is_file():
+            raise ModelError(f"{path}: no such model file")
+        data = path.read_bytes()
+        self.path = path
+        self.card = read_card(path, data)
+        _check_weights(self.card, data, path)
+        self.features = feature_config(self.card)
+        self.labels: list[str] = list(self.card["labels"])
+        self.interpreter = make_interpreter(data, num_threads, str(path))
+        self._input = self.interpreter.get_input_details()[0]
+        self._output = self.interpreter.get_output_details()[0]
+        _check_tensors(self.card, self._input, self._output, path)
+        if hop_seconds <= 0:
+            raise ModelError(f"hop must be positive, got {hop_seconds}")
+        self.hop_seconds = hop_seconds
+
+    # ---- one window ----
+
+    def predict_features(self, feats: np.ndarray) -> np.ndarray:
+        """Probabilities for one MFCC image (frames, n_mfcc)."""
+        x = feats.reshape(self._input["shape"])
+        scale, zero = self._input["quantization"]
+        if self._input["dtype"] != np.float32:
+            info = np.iinfo(self._input["dtype"])
+            x = np.clip(np.round(x / scale + zero), info.min, info.max)
+        self.interpreter.set_tensor(self._input["index"], x.astype(self._input["dtype"]))
+        self.interpreter.invoke()
+        y = self.interpreter.get_tensor(self._output["index"])[0]
+        scale, zero = self._output["quantization"]
+        if self._output["dtype"] != np.float32:
+            y = (y.astype(np.float32) - zero) * scale
+        return y.astype(np.float32)
+
+    def predict_window(self, samples: np.ndarray) -> np.ndarray:
+        """Probabilities for one window of 16 kHz samples (cropped/padded as in training)."""
+        return self.predict_features(extract(samples, self.features))
+
+    # ---- whole recordings ----
+
+    def classify_array(self, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Result:
+        x = to_mono_16k(np.asarray(samples), sample_rate, name="array")
+        return self._classify_chunks([x])
+
+    def classify_file(self, path: str | os.PathLike) -> Result:
+        return self._classify_chunks(stream_audio(path, self.features.sample_rate))
+
+    def _classify_chunks(self, chunks) -> Result:
+        rate = self.features.sample_rate
+        windows = []
+        total = 0
+        for start, samples in iter_windows(chunks, self.features.num_samples,
+                                           int(round(self.hop_seconds * rate))):
+            p = self.predict_window(samples)
+            windows.append(self._window(start / rate, (start + len(samples)) / rate, p))
+        total = windows[-1].end if windows else 0.0
+        mean = np.mean([[w.probabilities[lab] for lab in self.labels] for w in windows], axis=0)
+        top = int(np.argmax(mean))
+        return Result(self.labels[top], float(mean[top]), self._probs(mean), total, windows)
+
+    def _window(self, start, end, p) -> Window:
+        top = int(np.argmax(p))
+        return Window(round(start, 4), round(end, 4), self.labels[top], float(p[top]), self._probs(p))
+
+    def _probs(self, p) -> dict[str, float]:
+        return {lab: float(v) for lab, v in zip(self.labels, p)}
+
+
+def iter_windows(chunks, window: int, hop: int):
+    """(start sample, samples) windows of `window` samples every `hop` over a chunk stream.
+
+    Audio shorter than one window is one (short) window, padded later by `extract` exactly as
+    training padded it. A tail not covered by the hop grid gets a last window aligned to the
+    end. Only about one window of audio is held at a time."""
+    buf = np.zeros(0, np.float32)
+    offset = 0            # absolute index of buf[0]
+    next_start = 0
+    last_end = 0
+    for chunk in chunks:
+        buf = np.concatenate([buf, np.asarray(chunk, np.float32)])
+        while next_start + window <= offset + len(buf):
+            i = next_start - offset
+            yield next_start, buf[i:i + window]
+            last_end = next_start + window
+            next_start += hop
+        drop = min(next_start - offset, len(buf))
+        # keep enough for a possible end-aligned tail window
+        drop = max(0, min(drop, len(buf) - window))
+        buf, offset = buf[drop:], offset + drop
+    end = offset + len(buf)
+    if end == 0:
+        return
+    if last_end == 0:
+        yield 0, buf[-end:] if end <= len(buf) else buf
+    elif last_end < end:
+        yield end - window, buf[len(buf) - window:]
+
+
+def _check_weights(card: dict, data: bytes, path: Path) -> None:
+    """Refuse a file whose weights are not the ones the card was written for (damage, mixing)."""
+    expected = card.get("weights_sha256")
+    if expected and weights_sha256(read_model(data)) != expected:
+        raise ModelError(f"{path}: weights do not match the model card (damaged or altered file)")
+
+
+def _check_tensors(card: dict, inp: dict, out: dict, path: Path) -> None:
+    want = [1, *feature_config(card).input_shape]
+    if list(inp["shape"]) != want:
+        raise ModelError(f"{path}: model input shape {list(inp['shape'])} does not match the "
+                         f"card's features {want}")
+    n_out = int(np.prod(out["shape"]))
+    if n_out != len(card["labels"]):
+        raise ModelError(f"{path}: model has {n_out} outputs but the card lists "
+                         f"{len(card['labels'])} labels")
+    for name, tensor in (("input", inp), ("output", out)):
+        spec = card.get(name, {})
+        if "dtype" in spec and np.dtype(spec["dtype"]) != np.dtype(tensor["dtype"]):
+            raise ModelError(f"{path}: {name} tensor is {np.dtype(tensor['dtype']).name}, "
+                             f"the card says {spec['dtype']}")
+        if "scale" in spec and spec["scale"]:
+            scale, zero = tensor["quantization"]
+            if not np.isclose(scale, spec["scale"], rtol=1e-6) or zero != spec.get("zero_point", 0):
+                raise ModelError(f"{path}: {name} quantisation ({scale}, {zero}) does not match "
+                                 f"the card ({spec['scale']}, {spec.get('zero_point')})")

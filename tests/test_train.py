@@ -1,0 +1,177 @@
+"""Trainer: the model, the recipe, folds, focal loss, a tiny run with every report, resume."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from sernet_edge.cli import main
+from sernet_edge.features import FeatureConfig
+from sernet_edge.train.folds import loso_folds
+from sernet_edge.train.recipe import Recipe, learning_rate
+
+tf = pytest.importorskip("tensorflow", reason="training needs the [train] extra (TensorFlow)")
+
+
+def test_parameter_count_matches_paper():
+    from sernet_edge.train.model import build_model
+    assert build_model((184, 40, 1), 7).count_params() == 463_431
+    assert build_model((184, 40, 1), 4).count_params() == 462_468
+
+
+@pytest.mark.parametrize("seconds,frames,pooled", [(3, 184, (6, 5)), (7, 434, (14, 5))])
+def test_layer_shapes(seconds, frames, pooled):
+    from sernet_edge.train.model import build_model
+    cfg = FeatureConfig(seconds=seconds)
+    assert cfg.input_shape == (frames, 40, 1)
+    m = build_model(cfg.input_shape, 7)
+    shape = lambda name: tuple(m.get_layer(name).output.shape[1:])  # noqa: E731
+    assert shape("concat") == (frames // 2, 20, 96)
+    assert shape("lflb1_pool") == (math.ceil(frames / 4), 10, 64)
+    assert shape("final_relu") == (*pooled, 320)
+    assert shape("gap") == (320,)
+    assert shape("emotion") == (7,)
+
+
+def test_learning_rate_schedule():
+    r = Recipe()
+    d = math.exp(-0.15)
+    expected = {0: 1e-4, 49: 1e-4, 50: 1e-4 * d, 69: 1e-4 * d, 70: 1e-4 * d ** 2,
+                300: 1e-4 * d ** 13}
+    for epoch, lr in expected.items():
+        assert learning_rate(epoch, r) == pytest.approx(lr, rel=1e-12), epoch
+
+
+def test_folds_never_share_a_speaker():
+    speakers = ["03", "08", "09", "10", "11", "12", "13", "14"]
+    for n_val in (1, 2):
+        folds = loso_folds(speakers, n_val)
+        assert len(folds) == 8
+        assert sorted(s for f in folds for s in f.test) == speakers
+        for f in folds:
+            assert len(f.val) == n_val
+            assert not set(f.test) & set(f.val)
+            assert not set(f.test) & set(f.train)
+            assert not set(f.val) & set(f.train)
+            assert set(f.test) | set(f.val) | set(f.train) == set(speakers)
+
+
+def test_too_few_speakers_is_a_clear_error():
+    from sernet_edge.errors import CorpusError
+    with pytest.raises(CorpusError, match="at least 3 speakers"):
+        loso_folds(["a", "b"], 1)
+
+
+def test_focal_loss_against_hand_computation():
+    from sernet_edge.train.losses import FocalLoss
+    y = np.array([[0, 1, 0], [1, 0, 0]], np.float32)
+    p = np.array([[0.2, 0.7, 0.1], [0.5, 0.25, 0.25]], np.float32)
+    # -(1-p_t)^2 log p_t per row, then the mean
+    hand = (0.3 ** 2 * -math.log(0.7) + 0.5 ** 2 * -math.log(0.5)) / 2
+    assert float(FocalLoss(2.0)(y, p)) == pytest.approx(hand, rel=1e-5)
+    # gamma 0 is cross-entropy
+    ce = (-math.log(0.7) - math.log(0.5)) / 2
+    assert float(FocalLoss(0.0)(y, p)) == pytest.approx(ce, rel=1e-5)
+
+
+def _train_cli(corpus, out, *extra):
+    return CliRunner().invoke(main, ["train", str(corpus), "-o", str(out), "--seconds", "1",
+                                     "--epochs", "2", "--batch-size", "4", "--folds", "0,1",
+                                     "--final-epochs", "1", *extra], catch_exceptions=False)
+
+
+def test_tiny_run_writes_every_report(mini_emodb, tmp_path):
+    out = tmp_path / "run"
+    res = _train_cli(mini_emodb, out, "--cache-dir", str(tmp_path / "cache"), "--select-on-test")
+    assert res.exit_code == 0, res.output
+    for name in ("report.json", "settings.json", "confusion.png", "curves.png",
+                 "final/model.keras", "final/card.json"):
+        assert (out / name).is_file(), name
+    folds = sorted(p.name for p in (out / "folds").iterdir())
+    assert folds == ["fold00-03", "fold01-08"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["folds_run"] == 2 and report["folds_total"] == 6
+    assert len(report["per_fold"]) == 2
+    assert report["overall"]["n"] == 2  # one test clip per speaker
+    assert np.array(report["overall"]["confusion"]).shape == (7, 7)
+    assert "selected_on_test_OPTIMISTIC" in report
+    result = json.loads((out / "folds" / "fold00-03" / "result.json").read_text())
+    assert [h["epoch"] for h in result["history"]] == [0, 1]
+    assert result["test_speakers"] == ["03"] and "03" not in result["train"] + result["val"]
+    card = json.loads((out / "final" / "card.json").read_text())
+    assert card["labels"] == report["labels"] and card["features"]["seconds"] == 1.0
+    # features were cached: one .npy per file
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 7
+
+
+def test_resume_after_interruption(mini_emodb, tmp_path, monkeypatch):
+    from sernet_edge.train import trainer
+    out, cache = tmp_path / "run", str(tmp_path / "cache")
+    original = trainer._EpochEnd.on_epoch_end
+
+    def die_after_first_epoch(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 0:
+            raise KeyboardInterrupt  # as if killed right after the checkpoint
+    monkeypatch.setattr(trainer._EpochEnd, "on_epoch_end", die_after_first_epoch)
+    res = _train_cli(mini_emodb, out, "--cache-dir", cache, "--no-final")
+    assert res.exit_code == 130 and "interrupted" in res.output
+    state = json.loads((out / "folds" / "fold00-03" / "state.json").read_text())
+    assert state["epoch"] == 0 and not (out / "folds" / "fold00-03" / "result.json").exists()
+
+    monkeypatch.setattr(trainer._EpochEnd, "on_epoch_end", original)
+    res = _train_cli(mini_emodb, out, "--cache-dir", cache, "--no-final")
+    assert res.exit_code == 0, res.output
+    assert "resuming after epoch 0" in res.output
+    result = json.loads((out / "folds" / "fold00-03" / "result.json").read_text())
+    assert [h["epoch"] for h in result["history"]] == [0, 1]
+
+    done = (out / "folds" / "fold00-03" / "result.json").stat().st_mtime_ns
+    res = _train_cli(mini_emodb, out, "--cache-dir", cache, "--no-final")
+    assert "done before, skipped" in res.output
+    assert (out / "folds" / "fold00-03" / "result.json").stat().st_mtime_ns == done
+
+
+def test_changed_settings_refuse_to_mix(mini_emodb, tmp_path):
+    out = tmp_path / "run"
+    assert _train_cli(mini_emodb, out, "--no-final", "--folds", "0").exit_code == 0
+    res = CliRunner().invoke(main, ["train", str(mini_emodb), "-o", str(out), "--seconds", "1",
+                                    "--epochs", "3"])
+    assert res.exit_code == 2
+    assert "other settings" in res.output
+
+
+def test_help_documents_every_option():
+    res = CliRunner().invoke(main, ["train", "--help"])
+    assert res.exit_code == 0
+    for opt in ("--epochs", "--batch-size", "--learning-rate", "--decay-start", "--decay-every",
+                "--decay-factor", "--l2", "--dropout", "--loss", "--focal-gamma", "--seed",
+                "--val-speakers", "--select-on-test", "--final-epochs", "--augment", "--folds",
+                "--strategy", "--config", "--cache-dir", "--seconds", "--no-final"):
+        assert opt in res.output, opt
+
+
+@pytest.mark.parametrize("setup,message", [
+    (lambda p: p / "missing", "no such folder"),
+    (lambda p: (p / "empty").mkdir() or p / "empty", "not an EMO-DB, IEMOCAP or folder"),
+])
+def test_bad_corpus_is_one_line_error(tmp_path, setup, message):
+    res = CliRunner().invoke(main, ["train", str(setup(tmp_path)), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert message in res.output
+    assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_config_file_sets_recipe_and_cli_wins(mini_emodb, tmp_path):
+    cfg = tmp_path / "recipe.toml"
+    cfg.write_text('[train]\nepochs = 1\nbatch_size = 4\nloss = "focal"\n')
+    out = tmp_path / "run"
+    res = CliRunner().invoke(main, ["train", str(mini_emodb), "-o", str(out), "--config", str(cfg),
+                                    "--seconds", "1", "--folds", "0", "--no-final", "--seed", "7"])
+    assert res.exit_code == 0, res.output
+    settings = json.loads((out / "settings.json").read_text())["recipe"]
+    assert settings["epochs"] == 1 and settings["loss"] == "focal" and settings["seed"] == 7
