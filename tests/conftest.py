@@ -39,3 +39,37 @@ def mini_emodb(tmp_path, clips) -> Path:
     for p in clips:
         shutil.copy(p, root / "wav" / p.name)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory, clips):
+    """A Light-SERNet fitted to the seven bundled clips (3 s input), saved as Keras and
+    exported to float32 and full int8 TFLite with embedded cards. Needs TensorFlow."""
+    pytest.importorskip("tensorflow", reason="building test models needs the [train] extra")
+    import keras
+    import numpy as np
+
+    from sernet_edge.audio import load_audio
+    from sernet_edge.card import new_card
+    from sernet_edge.corpora import load_emodb
+    from sernet_edge.features import FeatureConfig, extract
+    from sernet_edge.train.convert import export
+    from sernet_edge.train.model import build_model
+
+    root = tmp_path_factory.mktemp("tiny")
+    corpus = load_emodb(CLIPS)
+    cfg = FeatureConfig(seconds=3.0)
+    X = np.stack([extract(load_audio(it.path), cfg) for it in corpus.items])[..., None]
+    y = np.array([corpus.label_index(it.label) for it in corpus.items])
+    keras.utils.set_random_seed(0)
+    model = build_model(cfg.input_shape, len(corpus.labels))
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
+    model.fit(X, y, epochs=150, batch_size=7, verbose=0)  # BN moving stats need ~150 steps
+    model.save(root / "model.keras")
+    card = new_card(corpus.labels, cfg, "keras", source={"corpus": "bundled clips"})
+    (root / "card.json").write_text(__import__("json").dumps(card))
+    paths = export(model, card, root / "out", precisions=("float32", "int8"),
+                   calibration=X, evaluation=(X, y), name="tiny", micro_check=False)
+    tflite = {p.stem.rsplit("-", 1)[-1]: p for p in paths if p.suffix == ".tflite"}
+    return {"keras": model, "X": X, "y": y, "labels": corpus.labels, "dir": root,
+            "float32": tflite["float32"], "int8": tflite["int8"], "items": corpus.items}

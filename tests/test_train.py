@@ -175,3 +175,20 @@ def test_config_file_sets_recipe_and_cli_wins(mini_emodb, tmp_path):
     assert res.exit_code == 0, res.output
     settings = json.loads((out / "settings.json").read_text())["recipe"]
     assert settings["epochs"] == 1 and settings["loss"] == "focal" and settings["seed"] == 7
+
+
+def test_mirrored_strategy_trains(mini_emodb, tmp_path):
+    res = _train_cli(mini_emodb, tmp_path / "run", "--folds", "0", "--no-final",
+                     "--strategy", "mirrored")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "run" / "folds" / "fold00-03" / "result.json").is_file()
+
+
+def test_augmentations_make_extra_copies(mini_emodb, tmp_path):
+    res = _train_cli(mini_emodb, tmp_path / "run", "--folds", "0", "--no-final",
+                     "--cache-dir", str(tmp_path / "cache"), "--augment", "speed",
+                     "--augment", "specaugment", "--augment", "mixup")
+    assert res.exit_code == 0, res.output
+    # originals + 0.9x + 1.1x copies, each cached under its own key
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 21
+    assert "train ['09', '11', '13', '14'] (15)" in res.output  # 5 utterances x 3

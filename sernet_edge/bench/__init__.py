@@ -28,6 +28,8 @@ def runtime_version() -> str:
 def read_model_file(path) -> bytes:
     """The bytes of a .tflite file, with one-line errors for a missing or non-TFLite file."""
     path = Path(path)
+    if path.is_dir():
+        raise ModelError(f"{path}: is a directory, not a model file")
     if not path.is_file():
         raise ModelError(f"{path}: no such model file")
     try:
