@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,9 @@ from sernet_edge.errors import AudioError
 SAMPLE_RATE = 16000
 NORM_PERCENTILE = 99.9
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".mp3")
+# libsndfile logs "data : 32000 (should be 15978)" for a WAV/AIFF cut short, then reads what is left
+SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+STREAMED_SIZE = 0x7FF00000   # sizes from here up are placeholders written by streaming recorders
 
 
 def _soundfile():
@@ -30,6 +34,7 @@ def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
         info = sf.info(str(path))
     except Exception as e:
         raise AudioError(f"{path}: not a readable audio file ({_reason(e)})") from None
+    _check_complete(path, info.extra_info)
     return info.frames, info.samplerate, info.channels
 
 
@@ -38,7 +43,11 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.nd
     path = _check_path(path)
     sf = _soundfile()
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as f:
+            _check_complete(path, f.extra_info)
+            data, rate = f.read(dtype="float32", always_2d=True), f.samplerate
+    except AudioError:
+        raise
     except Exception as e:
         raise AudioError(f"{path}: not a readable audio file ({_reason(e)})") from None
     if data.shape[0] == 0:
@@ -57,6 +66,7 @@ def stream_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE,
     except Exception as e:
         raise AudioError(f"{path}: not a readable audio file ({_reason(e)})") from None
     with f:
+        _check_complete(path, f.extra_info)
         rate = f.samplerate
         if rate <= 0:
             raise AudioError(f"{path}: invalid sample rate {rate}")
@@ -147,6 +157,16 @@ def _check_path(path) -> Path:
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: empty file")
     return path
+
+
+def _check_complete(path: Path, log: str) -> None:
+    """A header promising more audio than the file holds means a truncated copy: refuse it
+    rather than silently train on (or classify) part of a clip."""
+    for declared, present in SHORT_CHUNK.findall(log):
+        declared, present = int(declared), int(present)
+        if present < declared < STREAMED_SIZE:
+            raise AudioError(f"{path}: truncated file (header declares {declared} bytes of audio, "
+                             f"only {present} present)")
 
 
 def _reason(e: Exception) -> str:

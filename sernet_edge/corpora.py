@@ -21,6 +21,7 @@ IEMOCAP_LABELS = {"ang": "angry", "hap": "happy", "exc": "happy", "sad": "sad", 
 # "[6.2901 - 8.2357]	Ses01F_impro01_F000	neu	[2.5000, 2.5000, 2.5000]"
 IEMOCAP_LINE = re.compile(r"^\[[\d.]+\s*-\s*[\d.]+\]\s+(?P<utt>Ses\d\d[FM]_\S+)\s+(?P<cat>\w+)\s+\[")
 IEMOCAP_SUBSETS = ("improvised", "scripted", "all")
+MACOS_DEBRIS = "__MACOSX"   # a folder of ._ resource forks that macOS zips add: not recordings
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,9 @@ def load_iemocap(root, subset: str = "improvised") -> Corpus:
 
 def load_folder(root, speaker_pattern: str | None = None) -> Corpus:
     """root/<label>/**/<audio>; speaker from `speaker_pattern` (a regex on the file name whose
-    group `speaker`, or else group 1, is the speaker), or one speaker per top folder otherwise."""
+    group `speaker`, or else group 1, or else the whole match, is the speaker), or "unknown"
+    for every file otherwise. Hidden files and folders (._x.wav, .cache/) and __MACOSX/ are
+    skipped."""
     root = Path(root)
     regex = None
     if speaker_pattern:
@@ -152,9 +155,9 @@ def load_folder(root, speaker_pattern: str | None = None) -> Corpus:
         except re.error as e:
             raise CorpusError(f"bad --speaker-pattern {speaker_pattern!r}: {e}") from None
     items = []
-    for label_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for label_dir in sorted(p for p in root.iterdir() if p.is_dir() and _visible(p, root)):
         for p in sorted(label_dir.rglob("*")):
-            if p.suffix.lower() not in AUDIO_EXTENSIONS or not p.is_file():
+            if p.suffix.lower() not in AUDIO_EXTENSIONS or not p.is_file() or not _visible(p, root):
                 continue
             speaker = "unknown"
             if regex:
@@ -165,3 +168,7 @@ def load_folder(root, speaker_pattern: str | None = None) -> Corpus:
             items.append(Item(p, label_dir.name, speaker))
     labels = sorted({it.label for it in items})
     return Corpus(root.name or "folder", root, labels, items)
+
+
+def _visible(path: Path, root: Path) -> bool:
+    return not any(part.startswith(".") or part == MACOS_DEBRIS for part in path.relative_to(root).parts)

@@ -17,6 +17,36 @@ import numpy as np
 from sernet_edge.audio import SAMPLE_RATE, fit_length, normalise
 
 FLOAT_EPS = float(np.finfo(np.float64).eps)
+FFT_CHUNK = 32     # frames per rfft call: keeps temporaries in cache and off the page-fault path
+MEL_GROUP = 8      # mel filters per banded matmul: small products stay single-threaded in BLAS
+
+
+def _validate(c: "FeatureConfig") -> None:
+    problems = []
+    if c.window not in ("hann", "hamming", "rect"):
+        problems.append(f"window {c.window!r}")
+    if c.spectrum not in ("magnitude", "power"):
+        problems.append(f"spectrum {c.spectrum!r}")
+    if c.mel_scale not in ("tf", "psf"):
+        problems.append(f"mel_scale {c.mel_scale!r}")
+    if c.dct not in ("tf", "ortho"):
+        problems.append(f"dct {c.dct!r}")
+    if not (0 <= c.fmin < c.fmax <= c.sample_rate / 2):
+        problems.append(f"band {c.fmin}-{c.fmax} Hz at {c.sample_rate} Hz")
+    if not (0 < c.n_mfcc <= c.n_mels):
+        problems.append(f"n_mfcc {c.n_mfcc} with {c.n_mels} mel bands")
+    if c.frame_length <= 0 or c.hop_length <= 0 or c.n_fft <= 0 or c.seconds <= 0:
+        problems.append("non-positive frame, hop, FFT size or seconds")
+    elif c.n_fft < c.frame_length:  # rfft would silently drop the end of every frame
+        problems.append(f"n_fft {c.n_fft} shorter than frame_length {c.frame_length}")
+    if c.log_offset < 0 or c.log_floor < 0 or not (c.log_offset or c.log_floor):
+        problems.append("log_offset and log_floor must be >= 0 and one of them > 0 (log of 0)")
+    if c.clip is not None and c.clip <= 0:
+        problems.append(f"clip {c.clip}")
+    if not 0 <= c.preemphasis < 1:
+        problems.append(f"preemphasis {c.preemphasis}")
+    if problems:
+        raise ValueError("invalid feature settings: " + ", ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -35,7 +65,7 @@ class FeatureConfig:
     fmin: float = 80.0
     fmax: float = 7600.0
     log_offset: float = 1e-6          # log(mel + log_offset)
-    log_floor: float = 0.0            # then log(max(mel, log_floor)) when > 0
+    log_floor: float = 0.0            # then mel == 0 becomes log_floor (python_speech_features)
     dct: str = "tf"                   # "tf" (unnormalised DCT-II / sqrt(2 n_mels)) or "ortho"
     n_mfcc: int = 40
     lifter: int = 0
@@ -44,6 +74,9 @@ class FeatureConfig:
     pad_end: bool = False             # zero-pad a last partial frame (python_speech_features)
     clip: float | None = 10.0         # clip coefficients to [-clip, clip]
     normalise: bool = True            # divide by the 99.9th percentile of |x| before features
+
+    def __post_init__(self):
+        _validate(self)  # at construction, so a bad model card fails when it is read
 
     @classmethod
     def python_speech_features(cls, **overrides) -> "FeatureConfig":
@@ -104,21 +137,50 @@ def mfcc(signal: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndar
     x = np.asarray(signal, dtype=np.float64)
     if config.preemphasis:
         x = np.append(x[:1], x[1:] - config.preemphasis * x[:-1])
-    frames = _frame(x, config) * m.window
-    spec = np.abs(np.fft.rfft(frames, n=config.n_fft, axis=1))
+    spec = _magnitude(_frame(x, config), m.window, config.n_fft)
     if config.spectrum == "power":
-        spec = np.square(spec) * (1.0 / config.n_fft)
-    mel = spec @ m.mel
+        np.square(spec, out=spec)
+        spec *= 1.0 / config.n_fft
+    mel = _apply_mel(spec, m)
     if config.log_offset:
         mel += config.log_offset
     if config.log_floor:
-        np.maximum(mel, config.log_floor, out=mel)
-    out = np.log(mel) @ m.dct
+        # exact zeros only, as python_speech_features: a max() would differ from it on
+        # hann-windowed tones, whose far bands fall below eps
+        mel[mel == 0] = config.log_floor
+    out = _apply_dct(np.log(mel, out=mel), m)
     if config.append_energy:
         out[:, 0] = np.log(np.maximum(spec.sum(axis=1), FLOAT_EPS))
     if config.clip is not None:
         np.clip(out, -config.clip, config.clip, out=out)
-    return out.astype(np.float32, copy=False)
+    return out.astype(np.float32)
+
+
+def _magnitude(frames: np.ndarray, window: np.ndarray, n_fft: int) -> np.ndarray:
+    """|rfft(frame * window)| per frame, a few frames at a time through one reused buffer:
+    one big call is slower (its temporaries leave the cache and are page-faulted in anew)."""
+    spec = np.empty((len(frames), n_fft // 2 + 1))
+    buf = np.empty((min(FFT_CHUNK, len(frames)), frames.shape[1]))
+    for i in range(0, len(frames), FFT_CHUNK):
+        block = np.multiply(frames[i:i + FFT_CHUNK], window, out=buf[:len(frames) - i])
+        np.abs(np.fft.rfft(block, n=n_fft, axis=1), out=spec[i:i + FFT_CHUNK])
+    return spec
+
+
+def _apply_mel(spec: np.ndarray, m: "_Matrices") -> np.ndarray:
+    """spec @ mel, using only the band of FFT bins under each group of filters."""
+    mel = np.zeros((len(spec), m.mel.shape[1]))
+    for lo, hi, first, last, weights in m.mel_blocks:
+        mel[:, first:last] = spec[:, lo:hi] @ weights
+    return mel
+
+
+def _apply_dct(logmel: np.ndarray, m: "_Matrices") -> np.ndarray:
+    """logmel @ dct; as one FFT (Makhoul's reordering) when the coefficients fit in its half."""
+    if m.dct_twiddle is None:
+        return logmel @ m.dct
+    n_out = len(m.dct_twiddle)
+    return (np.fft.rfft(logmel[:, m.dct_order], axis=1)[:, :n_out] * m.dct_twiddle).real
 
 
 def _frame(x: np.ndarray, config: FeatureConfig) -> np.ndarray:
@@ -134,9 +196,12 @@ def _frame(x: np.ndarray, config: FeatureConfig) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Matrices:
-    window: np.ndarray   # (frame_length,)
-    mel: np.ndarray      # (n_fft // 2 + 1, n_mels)
-    dct: np.ndarray      # (n_mels, n_mfcc), lifter folded in
+    window: np.ndarray          # (frame_length,)
+    mel: np.ndarray             # (n_fft // 2 + 1, n_mels)
+    dct: np.ndarray             # (n_mels, n_mfcc), lifter folded in
+    mel_blocks: tuple           # (lo_bin, hi_bin, first_filter, last_filter, mel[lo:hi, first:last])
+    dct_order: np.ndarray       # input permutation of the FFT-based DCT
+    dct_twiddle: np.ndarray | None  # (n_mfcc,) complex; None: use the dct matrix
 
 
 @functools.lru_cache(maxsize=16)
@@ -145,31 +210,28 @@ def _matrices(config: FeatureConfig) -> _Matrices:
     window = window_function(config.window, config.frame_length)
     builder = {"tf": mel_matrix_tf, "psf": mel_matrix_psf}[config.mel_scale]
     mel = builder(config.n_mels, config.n_fft, config.sample_rate, config.fmin, config.fmax)
-    dct = dct_matrix(config.n_mels, config.n_mfcc, config.dct)
+    lift = np.ones(config.n_mfcc)
     if config.lifter > 0:
-        n = np.arange(config.n_mfcc)
-        dct = dct * (1 + (config.lifter / 2.0) * np.sin(np.pi * n / config.lifter))
-    return _Matrices(window, mel, dct)
+        lift = 1 + (config.lifter / 2.0) * np.sin(np.pi * np.arange(config.n_mfcc) / config.lifter)
+    dct = dct_matrix(config.n_mels, config.n_mfcc, config.dct) * lift
+    # DCT-II by FFT (Makhoul 1980): evens ascending then odds descending, then a twiddle
+    n, k = config.n_mels, np.arange(config.n_mfcc)
+    order = np.r_[np.arange(0, n, 2), np.arange(n - 1 - n % 2, 0, -2)]
+    twiddle = None
+    if config.n_mfcc <= n // 2 + 1:   # the coefficients an rfft of length n returns
+        twiddle = 2.0 * np.exp(-1j * np.pi * k / (2 * n)) * dct_scale(n, len(k), config.dct) * lift
+    return _Matrices(window, mel, dct, _mel_blocks(mel), order, twiddle)
 
 
-def _validate(c: FeatureConfig) -> None:
-    problems = []
-    if c.window not in ("hann", "hamming", "rect"):
-        problems.append(f"window {c.window!r}")
-    if c.spectrum not in ("magnitude", "power"):
-        problems.append(f"spectrum {c.spectrum!r}")
-    if c.mel_scale not in ("tf", "psf"):
-        problems.append(f"mel_scale {c.mel_scale!r}")
-    if c.dct not in ("tf", "ortho"):
-        problems.append(f"dct {c.dct!r}")
-    if not (0 <= c.fmin < c.fmax <= c.sample_rate / 2):
-        problems.append(f"band {c.fmin}-{c.fmax} Hz at {c.sample_rate} Hz")
-    if not (0 < c.n_mfcc <= c.n_mels):
-        problems.append(f"n_mfcc {c.n_mfcc} with {c.n_mels} mel bands")
-    if c.frame_length <= 0 or c.hop_length <= 0 or c.n_fft <= 0 or c.seconds <= 0:
-        problems.append("non-positive frame, hop, FFT size or seconds")
-    if problems:
-        raise ValueError("invalid feature settings: " + ", ".join(problems))
+def _mel_blocks(mel: np.ndarray) -> tuple:
+    blocks = []
+    for first in range(0, mel.shape[1], MEL_GROUP):
+        last = min(first + MEL_GROUP, mel.shape[1])
+        rows = np.flatnonzero(mel[:, first:last].any(axis=1))
+        if len(rows):  # an all-zero group (filters narrower than a bin) contributes nothing
+            lo, hi = rows[0], rows[-1] + 1
+            blocks.append((lo, hi, first, last, np.ascontiguousarray(mel[lo:hi, first:last])))
+    return tuple(blocks)
 
 
 def window_function(kind: str, length: int) -> np.ndarray:
@@ -216,11 +278,16 @@ def mel_matrix_psf(n_mels: int, n_fft: int, sample_rate: int, fmin: float, fmax:
     return bank
 
 
+def dct_scale(n_in: int, n_out: int, norm: str) -> np.ndarray:
+    """Per-coefficient factor on the unnormalised DCT-II 2 sum x cos(...)."""
+    scale = np.full(n_out, 1.0 / np.sqrt(2.0 * n_in))
+    if norm == "ortho":
+        scale[0] /= np.sqrt(2.0)
+    return scale
+
+
 def dct_matrix(n_in: int, n_out: int, norm: str) -> np.ndarray:
     """DCT-II as a matrix (n_in, n_out): "tf" = TF's mfccs_from_log_mel scaling, "ortho" = scipy's."""
     n = np.arange(n_in)[:, None]
     k = np.arange(n_out)[None, :]
-    basis = 2.0 * np.cos(np.pi * k * (2 * n + 1) / (2 * n_in)) / np.sqrt(2.0 * n_in)
-    if norm == "ortho":
-        basis[:, 0] /= np.sqrt(2.0)
-    return basis
+    return 2.0 * np.cos(np.pi * k * (2 * n + 1) / (2 * n_in)) * dct_scale(n_in, n_out, norm)
