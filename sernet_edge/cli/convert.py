@@ -86,13 +86,14 @@ def convert(model_path, out_dir, precision_opts, seconds_list, calibration_path,
 
     calibration = evaluation = None
     cal_corpus = None
-    if calibration_path or "int8" in precisions or not eval_path:
-        root = calibration_path or source.get("root")
-        if root and os.path.isdir(root):
-            cal_corpus = corpus_at(root)
-        elif "int8" in precisions:
-            where = f" (the card's training corpus {root} does not exist)" if root else ""
-            raise SernetError(f"no calibration corpus for int8{where}: pass --calibration CORPUS")
+    root = source.get("root")
+    if calibration_path:
+        cal_corpus = corpus_at(calibration_path)
+    elif root and os.path.isdir(root) and ("int8" in precisions or not eval_path):
+        cal_corpus = corpus_at(root)
+    elif "int8" in precisions:
+        where = f" (the card's training corpus {root} does not exist here)" if root else ""
+        raise SernetError(f"no calibration corpus for int8{where}: pass --calibration CORPUS")
     if cal_corpus is not None:
         def calibration(cfg):
             return load_features(cal_corpus, cfg, cache_dir)[0]
@@ -101,7 +102,7 @@ def convert(model_path, out_dir, precision_opts, seconds_list, calibration_path,
         corpus = corpus_at(eval_path)
         evaluation = conv.corpus_features(corpus, card["labels"], cache_dir)
         eval_corpus = str(corpus.root)
-    elif cal_corpus is not None:
+    elif cal_corpus is not None and any(it.label in card["labels"] for it in cal_corpus.items):
         corpus, eval_note = _held_out(cal_corpus, calibration_limit)
         if str(cal_corpus.root) == str(source.get("root")):
             eval_note += "; these clips were seen in training, so UAR is optimistic"
@@ -110,7 +111,7 @@ def convert(model_path, out_dir, precision_opts, seconds_list, calibration_path,
 
     if not name:
         name = f"{DEFAULT_NAME}-{source['corpus']}" if source.get("corpus") else DEFAULT_NAME
-    provenance = {"keras_model": os.path.basename(model_path), "keras_card": str(card_path),
+    provenance = {"keras_model": os.path.basename(model_path), "keras_card": card_path.name,
                   "calibration_corpus": str(cal_corpus.root) if cal_corpus is not None else None,
                   "eval_corpus": eval_corpus, "eval_note": eval_note}
     paths = conv.export(model, card, out_dir, precisions, seconds_list or None, calibration,
@@ -145,21 +146,23 @@ def _subset(subset: str, source: dict) -> str:
 def _summary(paths, max_bytes: int) -> None:
     import json
     cards = [(p, json.loads(p.with_suffix(".json").read_text())) for p in paths if p.suffix == ".tflite"]
-    click.echo(f"{'file':<36} {'bytes':>10} {'agree':>7} {'UAR':>7} {'arena':>9}")
+    width = max([len(p.name) for p, _ in cards] + [4])
+    click.echo(f"{'file':<{width}} {'bytes':>10} {'agree':>6} {'UAR':>6} {'arena':>9}")
     for p, c in cards:
         par, micro = c.get("parity") or {}, c.get("micro") or {}
         agree = f"{par['agreement_with_keras']:.3f}" if par else "-"
         uar = f"{par['uar']:.3f}" if par else "-"
         arena = f"{micro['arena_bytes']:,}" if micro else "-"
-        flag = "  (over limit: float32 reference)" if c["file_bytes"] > max_bytes else ""
-        click.echo(f"{p.name:<36} {c['file_bytes']:>10,} {agree:>7} {uar:>7} {arena:>9}{flag}")
+        flag = "  over the limit: float32 is the reference" if c["file_bytes"] > max_bytes else ""
+        click.echo(f"{p.name:<{width}} {c['file_bytes']:>10,} {agree:>6} {uar:>6} {arena:>9}{flag}")
     for p, c in cards:
         par = c.get("parity") or {}
         if "uar_loss_vs_float32" in par:
-            click.echo(f"{p.name}: UAR loss vs {par['uar_loss_reference']} "
-                       f"{100 * par['uar_loss_vs_float32']:+.2f} points on {par['eval_items']} clips "
-                       f"(Keras UAR {par['keras_uar']:.3f})")
-    extra = [p for p in paths if p.suffix in (".c", ".h")]
-    for p in extra:
-        click.echo(f"wrote {p}")
-    click.echo(f"wrote {len(cards)} models to {paths[0].parent}" if paths else "nothing written")
+            click.echo(f"{p.name}: UAR {par['uar']:.3f}, {100 * par['uar_loss_vs_float32']:+.2f} points "
+                       f"below {par['uar_loss_reference']} on {par['eval_items']} clips")
+    if cards and not cards[0][1].get("parity"):
+        click.echo("no parity report: give --eval CORPUS (or a calibration corpus)")
+    for p in paths:
+        if p.suffix in (".c", ".h"):
+            click.echo(f"wrote {p}")
+    click.echo(f"wrote {len(cards)} models with cards to {paths[0].parent}" if paths else "nothing written")

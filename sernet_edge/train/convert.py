@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Callable
@@ -120,7 +121,9 @@ def convert_keras(model, features: FeatureConfig, precision: str,
         conv.inference_input_type = tf.int8
         conv.inference_output_type = tf.int8
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # Keras prints its SavedModel export
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            # Keras prints its SavedModel export; TF warns that int8 input has no given range
+            warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
             return bytes(conv.convert())
     except Exception as e:
         raise ModelError(f"TFLite conversion to {precision} failed ({_first_line(e)})") from None
@@ -226,10 +229,14 @@ def finish_file(model: bytes, card: dict, origin: str) -> tuple[bytes, dict]:
 
 # ---- running the converted file ----
 
-def _interpreter(model: bytes):
-    from ai_edge_litert.interpreter import Interpreter
+def _interpreter(model: bytes, builtin_kernels: bool = False):
+    """LiteRT as the device runtime uses it (XNNPACK delegate), or with only its builtin
+    kernels, whose integer arithmetic TFLite Micro shares."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES if builtin_kernels else OpResolverType.AUTO
     try:
-        interp = Interpreter(model_content=bytes(model), num_threads=1)
+        interp = Interpreter(model_content=bytes(model), num_threads=1,
+                             experimental_op_resolver_type=resolver)
         interp.allocate_tensors()
     except (RuntimeError, ValueError) as e:
         raise ModelError(f"LiteRT cannot load the converted model ({_first_line(e)})") from None
@@ -241,10 +248,10 @@ def quantise(x: np.ndarray, scale: float, zero_point: int, dtype) -> np.ndarray:
     return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(dtype)
 
 
-def run_tflite(model: bytes, X: np.ndarray) -> dict:
+def run_tflite(model: bytes, X: np.ndarray, builtin_kernels: bool = False) -> dict:
     """Run every example through LiteRT. {"probs": (N, C) float, "raw_inputs", "raw_outputs"}:
     the raw arrays are in the tensors' own dtype (int8 for full int8)."""
-    interp = _interpreter(model)
+    interp = _interpreter(model, builtin_kernels)
     din, dout = interp.get_input_details()[0], interp.get_output_details()[0]
     in_scale, in_zp = din["quantization"]
     out_scale, out_zp = dout["quantization"]
@@ -270,8 +277,7 @@ def evaluate_tflite(model: bytes, X: np.ndarray, y: np.ndarray, labels) -> dict:
     """UAR/WA/F1 of the converted file on (X, y), with its predictions and probabilities."""
     run = run_tflite(model, X)
     pred = run["probs"].argmax(axis=1)
-    return {**scores(y, pred, list(labels)), "pred": pred, "probs": run["probs"],
-            "raw_inputs": run["raw_inputs"], "raw_outputs": run["raw_outputs"]}
+    return {**scores(y, pred, list(labels)), "pred": pred, "probs": run["probs"]}
 
 
 def keras_predict(model, X: np.ndarray) -> np.ndarray:
@@ -344,7 +350,7 @@ def export(model, card: dict, out_dir, precisions=DEFAULT_PRECISIONS, seconds_li
                 b.eval = evaluate_tflite(data, ev[0], ev[1], labels)
                 b.eval["parity"] = parity(b.eval, keras_pred, keras_uar)
             if precision == "int8" and micro_check:
-                b.micro = _micro(data, b.eval, rep, stem)
+                b.micro = _micro(data, ev[0] if ev is not None else rep, stem)
             b.card = _card(card, cfg, precision, data, b, rep, max_bytes, provenance)
             built.append(b)
     _uar_loss(built)
@@ -424,14 +430,14 @@ def _check_size(stem: str, precision: str, size: int, max_bytes: int) -> None:
                           f"(only {', '.join(SIZE_EXEMPT)} may exceed it)")
 
 
-def _micro(data: bytes, ev: dict | None, rep: np.ndarray, stem: str) -> dict:
+def _micro(data: bytes, X: np.ndarray, stem: str) -> dict:
+    """TFLite Micro on the first few evaluation (else calibration) examples."""
     from sernet_edge.train.micro import micro_check
-    if ev is not None and len(ev["raw_inputs"]):
-        inputs, reference = ev["raw_inputs"][:MICRO_EXAMPLES], ev["raw_outputs"][:MICRO_EXAMPLES]
-    else:
-        run = run_tflite(data, rep[:MICRO_EXAMPLES])
-        inputs, reference = run["raw_inputs"], run["raw_outputs"]
-    return micro_check(data, inputs, reference, name=f"{stem}.tflite")
+    X = X[:MICRO_EXAMPLES]
+    delegated = run_tflite(data, X)
+    builtin = run_tflite(data, X, builtin_kernels=True)
+    return micro_check(data, builtin["raw_inputs"], builtin["raw_outputs"], name=f"{stem}.tflite",
+                       delegated=delegated["raw_outputs"])
 
 
 def _card(keras_card, cfg, precision, data, b: _Built, rep, max_bytes, provenance) -> dict:
