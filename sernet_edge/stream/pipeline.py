@@ -1,0 +1,216 @@
+"""The streaming pipeline: one window of audio in a ring, a decision every hop.
+
+Audio arrives in chunks of any size. Every `hop` samples the newest hop is measured (level,
+voice-activity gate); a gated hop yields a "silence" event without inference, any other hop
+classifies the newest window (fewer samples at the very start: `extract` centre-pads them as
+training padded short clips) and averages the last `smooth` probability vectors. Silence
+clears that history so one utterance's answer does not leak into the next. Nothing grows
+while streaming: the ring, the hop buffer and the history are fixed-size.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+DEFAULT_HOP_SECONDS = 0.5
+DEFAULT_SMOOTH = 3
+DEFAULT_THRESHOLD = 0.5
+SILENCE = "silence"
+UNCERTAIN = "uncertain"
+LEVEL_FLOOR_DB = -120.0      # level of digital silence, instead of -inf
+TIME_DECIMALS = 6            # stream timestamps are multiples of the hop; keep them exact in JSON
+
+
+def level_dbfs(x: np.ndarray) -> float:
+    """RMS level in dB relative to full scale (a full-scale sine is -3 dBFS)."""
+    if len(x) == 0:
+        return LEVEL_FLOOR_DB
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+    return max(LEVEL_FLOOR_DB, 20.0 * np.log10(rms)) if rms > 0 else LEVEL_FLOOR_DB
+
+
+class Ring:
+    """The newest `size` samples in one preallocated float32 array."""
+
+    def __init__(self, size: int):
+        if size <= 0:
+            raise ValueError(f"ring size must be positive, got {size}")
+        self.buf = np.zeros(size, np.float32)
+        self.pos = 0          # where the next sample goes
+        self.filled = 0       # valid samples (< size only before the first wrap)
+
+    def push(self, x: np.ndarray) -> None:
+        x = np.asarray(x, np.float32).ravel()
+        size, n = len(self.buf), len(x)
+        if n >= size:
+            self.buf[:] = x[-size:]
+            self.pos, self.filled = 0, size
+            return
+        end = self.pos + n
+        if end <= size:
+            self.buf[self.pos:end] = x
+        else:
+            k = size - self.pos
+            self.buf[self.pos:] = x[:k]
+            self.buf[:n - k] = x[k:]
+        self.pos = end % size
+        self.filled = min(size, self.filled + n)
+
+    def window(self) -> np.ndarray:
+        """A copy of the valid samples, oldest first."""
+        if self.filled < len(self.buf):  # never wrapped: the data is buf[:pos]
+            return self.buf[:self.filled].copy()
+        return np.concatenate([self.buf[self.pos:], self.buf[:self.pos]])
+
+
+class Smoother:
+    """Mean of the last `n` probability vectors."""
+
+    def __init__(self, n: int):
+        if n < 1:
+            raise ValueError(f"smoothing needs at least 1 window, got {n}")
+        self.history: deque[np.ndarray] = deque(maxlen=n)
+
+    def add(self, p: np.ndarray) -> np.ndarray:
+        self.history.append(np.asarray(p, np.float32))
+        return np.mean(np.stack(self.history), axis=0)
+
+    def reset(self) -> None:
+        self.history.clear()
+
+
+@dataclass
+class Event:
+    """The decision for one hop. `timestamp` is the end of the hop in stream seconds."""
+
+    timestamp: float
+    wall_time: float
+    label: str                               # an emotion, "uncertain" or "silence"
+    confidence: float | None                 # smoothed top probability; None when gated
+    probabilities: dict[str, float] | None   # smoothed; None when gated (no inference)
+    level_dbfs: float
+    gated: bool
+    overflows: int = 0                       # input overflows so far (set by `run`)
+
+    def to_dict(self) -> dict:
+        return {"timestamp": self.timestamp, "wall_time": round(self.wall_time, 3),
+                "label": self.label, "confidence": self.confidence,
+                "probabilities": self.probabilities, "level_dbfs": round(self.level_dbfs, 2),
+                "gated": self.gated, "overflows": self.overflows}
+
+
+class Pipeline:
+    """Feed chunks of audio at the classifier's sample rate; get one Event per completed hop.
+
+    `classifier` needs `.features` (sample_rate, num_samples), `.labels` and
+    `.predict_window(samples) -> probabilities` (sernet_edge.runtime.EmotionClassifier).
+    `gate` has `.is_speech(hop_samples, level_dbfs) -> bool`; None classifies every hop."""
+
+    def __init__(self, classifier, hop_seconds: float = DEFAULT_HOP_SECONDS,
+                 smooth: int = DEFAULT_SMOOTH, threshold: float = DEFAULT_THRESHOLD,
+                 gate=None, wall_clock=time.time):
+        cfg = classifier.features
+        self.classifier = classifier
+        self.labels = list(classifier.labels)
+        self.rate = int(cfg.sample_rate)
+        self.hop = int(round(hop_seconds * self.rate))
+        if self.hop <= 0 or self.hop > cfg.num_samples:
+            raise ValueError(f"hop must be between 1/{self.rate} s and the model window "
+                             f"({cfg.seconds:g} s), got {hop_seconds:g} s")
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must be within [0, 1], got {threshold:g}")
+        self.threshold = threshold
+        self.gate = gate
+        self.ring = Ring(cfg.num_samples)
+        self.smoother = Smoother(smooth)
+        self.wall_clock = wall_clock
+        self._pending = np.zeros(self.hop, np.float32)
+        self._fill = 0
+        self.hops = 0
+
+    @property
+    def hop_seconds(self) -> float:
+        return self.hop / self.rate
+
+    @property
+    def samples(self) -> int:
+        """Samples consumed so far, including an incomplete hop."""
+        return self.hops * self.hop + self._fill
+
+    def feed(self, chunk: np.ndarray) -> list[Event]:
+        x = np.asarray(chunk, np.float32).ravel()
+        events, i = [], 0
+        while i < len(x):
+            take = min(self.hop - self._fill, len(x) - i)
+            self._pending[self._fill:self._fill + take] = x[i:i + take]
+            self._fill += take
+            i += take
+            if self._fill == self.hop:
+                events.append(self._step(self._pending))
+                self._fill = 0
+        return events
+
+    def _step(self, hop: np.ndarray) -> Event:
+        self.ring.push(hop)
+        self.hops += 1
+        t = round(self.hops * self.hop / self.rate, TIME_DECIMALS)
+        level = level_dbfs(hop)
+        if self.gate is not None and not self.gate.is_speech(hop, level):
+            self.smoother.reset()
+            return Event(t, self.wall_clock(), SILENCE, None, None, level, True)
+        mean = self.smoother.add(self.classifier.predict_window(self.ring.window()))
+        top = int(np.argmax(mean))
+        confidence = float(mean[top])
+        label = self.labels[top] if confidence >= self.threshold else UNCERTAIN
+        probs = {lab: float(v) for lab, v in zip(self.labels, mean)}
+        return Event(t, self.wall_clock(), label, confidence, probs, level, False)
+
+
+@dataclass
+class Summary:
+    duration: float                  # seconds of audio decided on (hops x hop)
+    wall_seconds: float
+    hops: int
+    counts: Counter = field(default_factory=Counter)
+    overflows: int = 0
+    stopped: str = "end of input"    # "end of input", "duration" or "interrupted"
+
+    def to_dict(self) -> dict:
+        return {"duration": self.duration, "wall_seconds": round(self.wall_seconds, 3),
+                "hops": self.hops, "counts": dict(self.counts), "overflows": self.overflows,
+                "stopped": self.stopped}
+
+
+def run(source, pipeline: Pipeline, emit, duration: float | None = None) -> Summary:
+    """Pump `source` (iterable of chunks with `.overflows` and `.close()`) through `pipeline`,
+    calling `emit(event)` per hop, until the source ends, `duration` stream seconds are
+    decided, or Ctrl-C. The source is always closed."""
+    limit = None if duration is None else int(duration * pipeline.rate) // pipeline.hop
+    counts: Counter = Counter()
+    stopped = "end of input"
+    start = time.monotonic()
+    try:
+        if limit == 0:
+            stopped = "duration"
+        else:
+            for chunk in source:
+                if limit is not None:
+                    chunk = chunk[:limit * pipeline.hop - pipeline.samples]
+                for event in pipeline.feed(chunk):
+                    event.overflows = source.overflows
+                    counts[event.label] += 1
+                    emit(event)
+                if limit is not None and pipeline.hops >= limit:
+                    stopped = "duration"
+                    break
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    finally:
+        source.close()
+    return Summary(duration=round(pipeline.hops * pipeline.hop_seconds, TIME_DECIMALS),
+                   wall_seconds=time.monotonic() - start, hops=pipeline.hops, counts=counts,
+                   overflows=source.overflows, stopped=stopped)
