@@ -73,7 +73,7 @@ def read_card(model_path, model_bytes: bytes | None = None) -> dict:
     from sernet_edge.tflite_file import read_model
     path = Path(model_path)
     data = model_bytes if model_bytes is not None else path.read_bytes()
-    meta = read_model(data)["metadata"]
+    meta = read_model(data, str(path))["metadata"]
     if METADATA_NAME in meta:
         return parse_card(meta[METADATA_NAME], str(path))
     side = sidecar_path(path)

@@ -164,7 +164,7 @@ def iter_windows(chunks, window: int, hop: int):
 def _check_weights(card: dict, data: bytes, path: Path) -> None:
     """Refuse a file whose weights are not the ones the card was written for (damage, mixing)."""
     expected = card.get("weights_sha256")
-    if expected and weights_sha256(read_model(data)) != expected:
+    if expected and weights_sha256(read_model(data, str(path))) != expected:
         raise ModelError(f"{path}: weights do not match the model card (damaged or altered file)")
 
 

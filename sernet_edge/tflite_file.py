@@ -51,10 +51,10 @@ class _Reader:
         return bytes(self.b[start:start + n]).decode("utf-8", "replace")
 
 
-def read_model(data: bytes) -> dict:
+def read_model(data: bytes, origin: str = "model") -> dict:
     """{'metadata': {name: bytes}, 'buffers': [bytes | None], 'metadata_buffers': set[int]}."""
     if len(data) < 8 or bytes(data[4:8]) != IDENTIFIER:
-        raise ModelError("not a TFLite model (missing the TFL3 identifier)")
+        raise ModelError(f"{origin}: not a TFLite model (missing the TFL3 identifier)")
     r = _Reader(data)
     try:
         root = r.u32(0)
@@ -78,7 +78,7 @@ def read_model(data: bytes) -> dict:
             meta_buffers.add(index)
             metadata[name] = buffers[index] if index < len(buffers) else b""
     except (struct.error, IndexError, UnicodeError) as e:
-        raise ModelError(f"damaged TFLite file ({e})") from None
+        raise ModelError(f"{origin}: damaged or truncated TFLite file ({e})") from None
     return {"metadata": metadata, "buffers": buffers, "metadata_buffers": meta_buffers}
 
 
