@@ -15,7 +15,7 @@ IDENTIFIER = b"TFL3"
 MODEL_BUFFERS, MODEL_METADATA = 4, 6
 
 
-class _Reader:
+class Reader:
     def __init__(self, data: bytes):
         self.b = memoryview(data)
 
@@ -55,7 +55,7 @@ def read_model(data: bytes, origin: str = "model") -> dict:
     """{'metadata': {name: bytes}, 'buffers': [bytes | None], 'metadata_buffers': set[int]}."""
     if len(data) < 8 or bytes(data[4:8]) != IDENTIFIER:
         raise ModelError(f"{origin}: not a TFLite model (missing the TFL3 identifier)")
-    r = _Reader(data)
+    r = Reader(data)
     try:
         root = r.u32(0)
         buffers = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import click
 
@@ -110,7 +111,8 @@ def convert(model_path, out_dir, precision_opts, seconds_list, calibration_path,
         eval_corpus = str(corpus.root)
 
     if not name:
-        name = f"{DEFAULT_NAME}-{source['corpus']}" if source.get("corpus") else DEFAULT_NAME
+        corpus = re.sub(r"[^A-Za-z0-9._-]+", "-", str(source.get("corpus") or "")).strip("-")
+        name = f"{DEFAULT_NAME}-{corpus}" if corpus else DEFAULT_NAME
     provenance = {"keras_model": os.path.basename(model_path), "keras_card": card_path.name,
                   "calibration_corpus": str(cal_corpus.root) if cal_corpus is not None else None,
                   "eval_corpus": eval_corpus, "eval_note": eval_note}

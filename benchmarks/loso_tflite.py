@@ -1,0 +1,85 @@
+"""Leave-one-speaker-out scores of the converted files, not only of the Keras weights.
+
+For every finished fold of a `sernet-edge train` run: rebuild the fold's selected weights,
+convert them to float32, float16 and full int8 (calibrated on that fold's training speakers
+only), and score each file on the fold's test speaker with the LiteRT interpreter.
+
+    python benchmarks/loso_tflite.py /work/runs/emodb-3s ../shared/data/emodb \
+        --out benchmarks/results/emodb-loso-tflite.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sernet_edge.corpora import load_corpus
+from sernet_edge.features import FeatureConfig
+from sernet_edge.io import write_json
+from sernet_edge.metrics import scores
+from sernet_edge.train.convert import calibration_indices, convert_keras, evaluate_tflite
+from sernet_edge.train.dataset import load_features
+from sernet_edge.train.model import build_model
+
+PRECISIONS = ("float32", "float16", "int8")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run", type=Path, help="output folder of `sernet-edge train`")
+    ap.add_argument("corpus", type=Path)
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+
+    settings = json.loads((args.run / "settings.json").read_text())
+    features = FeatureConfig.from_dict(settings["features"])
+    corpus = load_corpus(args.corpus)
+    X, y, spk = load_features(corpus, features)
+    labels = corpus.labels
+
+    folds, pooled = [], {p: ([], []) for p in ("keras", *PRECISIONS)}
+    for result_path in sorted((args.run / "folds").glob("*/result.json")):
+        r = json.loads(result_path.read_text())
+        model = build_model(features.input_shape, len(labels), 0.0, 0.0)
+        model.load_weights(result_path.parent / "best.weights.h5")
+        train = np.isin(spk, r["train"])
+        test = np.isin(spk, r["test_speakers"])
+        rep = X[train][calibration_indices(int(train.sum()))]
+        row = {"fold": r["fold"], "test_speakers": r["test_speakers"], "n": int(test.sum())}
+        keras_pred = np.asarray(model(X[test], training=False)).argmax(1)
+        row["keras"] = _brief(scores(y[test], keras_pred, labels))
+        pooled["keras"][0].extend(y[test]); pooled["keras"][1].extend(keras_pred)
+        for precision in PRECISIONS:
+            t0 = time.time()
+            data = convert_keras(model, features, precision, rep if precision == "int8" else None)
+            ev = evaluate_tflite(data, X[test], y[test], labels)
+            row[precision] = {**_brief(ev), "bytes": len(data),
+                              "agreement_with_keras": float(np.mean(ev["pred"] == keras_pred)),
+                              "seconds": round(time.time() - t0, 1)}
+            pooled[precision][0].extend(y[test]); pooled[precision][1].extend(ev["pred"])
+        folds.append(row)
+        print(r["fold"], {k: round(row[k]["uar"], 4) for k in ("keras", *PRECISIONS)}, flush=True)
+
+    overall = {p: scores(t, q, labels) for p, (t, q) in pooled.items() if t}
+    write_json(args.out, {
+        "run": str(args.run), "corpus": corpus.name, "labels": labels,
+        "features": features.to_dict(), "folds": folds, "overall": overall,
+        "note": "int8 calibrated on each fold's training speakers; scored on its test speaker",
+        "machine": {"platform": platform.platform(), "python": platform.python_version()},
+        "date": time.strftime("%Y-%m-%d"),
+    })
+    for p, s in overall.items():
+        print(f"{p:8s} UAR {100 * s['uar']:.2f}  WA {100 * s['wa']:.2f}  F1 {100 * s['f1']:.2f}")
+
+
+def _brief(s: dict) -> dict:
+    return {k: float(s[k]) for k in ("uar", "wa", "f1")}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""`sernet-edge bench`: what a .tflite model costs, counted from the file and measured here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+DEFAULT_THREADS = "1,2"
+
+
+def _threads(ctx, param, value: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(x) for x in value.split(",") if x.strip())
+    except ValueError:
+        counts = ()
+    if not counts or any(n < 1 for n in counts):
+        raise click.BadParameter(f"expected positive integers separated by commas, got {value!r}")
+    return counts
+
+
+@click.command()
+@click.argument("models", nargs=-1, metavar="[MODEL.tflite...]", type=click.Path(path_type=Path))
+@click.option("--threads", default=DEFAULT_THREADS, show_default=True, callback=_threads, metavar="N[,N...]",
+              help="Interpreter thread counts to time, separated by commas.")
+@click.option("--runs", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Timed runs per measurement (median, p90 and min are taken over them).")
+@click.option("--warmup", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Untimed runs before each measurement.")
+@click.option("--audio", type=click.Path(path_type=Path), default=None,
+              help="Clip for the end-to-end timing (default: a synthetic clip as long as the "
+                   "model's input window).")
+@click.option("--json", "json_out", metavar="FILE|-", default=None,
+              help="Also write every figure, per-operator tables and machine details as JSON to "
+                   "FILE; '-' writes the JSON to standard output instead of the table.")
+@click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.png",
+              default=None, help="Write a PNG chart of compute, latency and memory per model.")
+@click.option("--per-op", is_flag=True,
+              help="Also print each model's per-operator table (op, output shape, MACs, FLOPs, "
+                   "live activation memory).")
+@click.option("--no-timing", is_flag=True,
+              help="Only the figures counted from the file: skip the latency and process-memory "
+                   "measurements.")
+@click.option("--no-micro", is_flag=True,
+              help="Skip the TFLite Micro arena measurement of integer-only models.")
+def bench(models, threads, runs, warmup, audio, json_out, chart, per_op, no_timing, no_micro):
+    """Benchmark .tflite models (default: the bundled one) without TensorFlow.
+
+    \b
+    From the graph: parameters, file size, MACs, MFLOPs (2 per MAC plus bias, activation
+    and pooling work) and peak live activation memory in execution order.
+    Measured here: MFCC front end, invoke and end-to-end latency (median / p90 / min ms) per
+    thread count, real-time factor, peak resident memory of a classify process, and the
+    TFLite Micro arena for integer-only models. Each model is timed at its own input length.
+    The machine (CPU, cores, Python, numpy, LiteRT, date, load) is recorded with the results.
+    """
+    from sernet_edge.bench import report
+    from sernet_edge.bench.timing import benchmark
+    from sernet_edge.errors import AudioError
+    from sernet_edge.io import write_text
+
+    if not models:
+        from sernet_edge.runtime import bundled_model_path
+        models = (bundled_model_path(),)
+    if audio is not None and not audio.is_file():
+        raise AudioError(f"{audio}: no such audio file")
+    progress = (lambda msg: click.echo(f"... {msg}", err=True)) if sys.stderr.isatty() else None
+    results = benchmark(models, threads=threads, runs=runs, warmup=warmup, audio=audio,
+                        timing=not no_timing, micro=not no_micro, progress=progress)
+    if json_out == "-":
+        click.echo(report.json_report(results), nl=False)
+    else:
+        click.echo(report.text_report(results, per_op=per_op), nl=False)
+        if json_out:
+            write_text(json_out, report.json_report(results))
+    if chart:
+        report.write_chart(results, chart)
