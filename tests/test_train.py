@@ -192,3 +192,18 @@ def test_augmentations_make_extra_copies(mini_emodb, tmp_path):
     # originals + 0.9x + 1.1x copies, each cached under its own key
     assert len(list((tmp_path / "cache").rglob("*.npy"))) == 21
     assert "train ['09', '11', '13', '14'] (15)" in res.output  # 5 utterances x 3
+
+
+def test_ema_weights_are_selected_and_shipped(mini_emodb, tmp_path):
+    import keras
+    from sernet_edge.train.trainer import load_ema
+    out = tmp_path / "run"
+    res = _train_cli(mini_emodb, out, "--folds", "0", "--ema-decay", "0.9")
+    assert res.exit_code == 0, res.output
+    fold = out / "folds" / "fold00-03"
+    shadow = load_ema(fold)
+    live = keras.models.load_model(fold / "last.keras").get_weights()
+    assert len(shadow) == len(live)
+    assert any(not np.allclose(s, w) for s, w in zip(shadow, live))  # really an average
+    final = keras.models.load_model(out / "final" / "model.keras").get_weights()
+    assert all(np.allclose(f, s) for f, s in zip(final, load_ema(out / "final" / "checkpoint")))

@@ -12,7 +12,7 @@ from sernet_edge.cli.options import corpus_options
 # option name -> Recipe field
 RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay_every",
                   "decay_factor", "l2", "dropout", "loss", "focal_gamma", "seed", "val_speakers",
-                  "select_on_test", "final_epochs", "augment")
+                  "select_on_test", "final_epochs", "ema_decay", "augment")
 
 
 @click.command()
@@ -43,6 +43,9 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
               help="Also report the paper's optimistic numbers (epoch chosen on the test speaker).")
 @click.option("--final-epochs", type=int, default=0, show_default=True,
               help="Epochs for the all-speaker model; 0 = median of the folds' chosen epochs.")
+@click.option("--ema-decay", type=float, default=0.0, show_default=True,
+              help="Keep an exponential moving average of the weights (e.g. 0.99 per batch) and "
+                   "select, save and ship the averaged weights; 0 = off, as in the paper.")
 @click.option("--augment", multiple=True, type=click.Choice(["speed", "noise", "specaugment", "mixup"]),
               help="Data augmentation (repeatable); off by default.")
 @click.option("--folds", "fold_list", default=None, metavar="N,N,...",

@@ -30,6 +30,8 @@ class Recipe:
     val_speakers: int = 1             # per fold, taken from the training speakers
     select_on_test: bool = False      # also report the paper's (optimistic) test-selected epoch
     final_epochs: int = 0             # 0: median of the folds' selected epochs
+    ema_decay: float = 0.0            # >0: evaluate and keep an exponential moving average of
+                                      # the weights (per batch); 0 is the paper's recipe
     augment: tuple[str, ...] = ()
 
     @classmethod
@@ -59,6 +61,8 @@ class Recipe:
         bad = [a for a in self.augment if a not in AUGMENTATIONS]
         if bad:
             raise SernetError(f"unknown augmentation {bad[0]!r} (use {', '.join(AUGMENTATIONS)})")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise SernetError(f"--ema-decay must be in [0, 1), got {self.ema_decay}")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise SernetError("epochs, batch size and learning rate must be positive")
 

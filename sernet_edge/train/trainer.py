@@ -191,15 +191,51 @@ def _callback_base():
 
 
 class _EpochEnd(_callback_base()):
-    """Scores validation (and optionally test) speakers, keeps the best weights, checkpoints."""
+    """Scores validation (and optionally test) speakers, keeps the best weights, checkpoints.
+
+    With `ema_decay` it keeps a moving average of all weights (BN statistics included),
+    updated every batch; scoring, `best.weights.h5` and `ema.npz` use the averaged weights
+    while the optimizer goes on with the raw ones."""
 
     def __init__(self, val, test, recipe, ckpt_dir, state, tag, epochs):
         super().__init__()
         self.val, self.test, self.recipe = val, test, recipe
         self.dir, self.state, self.tag, self.epochs = ckpt_dir, state, tag, epochs
         self.t0 = time.time()
+        self.shadow = None
+
+    def on_train_begin(self, logs=None):
+        if self.recipe.ema_decay > 0:
+            self.shadow = load_ema(self.dir) if self.state["epoch"] >= 0 else None
+            if self.shadow is None:
+                self.shadow = [w.copy() for w in self.model.get_weights()]
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.shadow is not None:
+            d = self.recipe.ema_decay
+            for s, w in zip(self.shadow, self.model.get_weights()):
+                s *= d
+                s += (1.0 - d) * w
 
     def on_epoch_end(self, epoch, logs=None):
+        live = None
+        if self.shadow is not None:
+            live = self.model.get_weights()
+            self.model.set_weights(self.shadow)
+        try:
+            self._score_and_keep(epoch, logs)
+        finally:
+            if live is not None:
+                self.model.set_weights(live)
+        if is_chief():
+            if self.shadow is not None:
+                with atomic_path(self.dir / "ema.npz", suffix=".npz") as tmp:
+                    np.savez(tmp, *self.shadow)
+            with atomic_path(self.dir / "last.keras", suffix=".keras") as tmp:
+                self.model.save(tmp)
+            write_json(self.dir / "state.json", self.state)
+
+    def _score_and_keep(self, epoch, logs):
         n_classes = self.model.output_shape[-1]
         row = {"epoch": epoch, "lr": learning_rate(epoch, self.recipe),
                "loss": float((logs or {}).get("loss", float("nan"))),
@@ -221,14 +257,19 @@ class _EpochEnd(_callback_base()):
             row.update({f"test_{k}": t[k] for k in ("uar", "wa", "f1")})
         self.state["history"].append(row)
         self.state["epoch"] = epoch
-        if is_chief():
-            with atomic_path(self.dir / "last.keras", suffix=".keras") as tmp:
-                self.model.save(tmp)
-            write_json(self.dir / "state.json", self.state)
         if epoch % 10 == 0 or epoch == self.epochs - 1:
             extra = f" val UAR {row['val_uar']:.3f}" if "val_uar" in row else ""
             log(f"{self.tag}: epoch {epoch + 1}/{self.epochs} loss {row['loss']:.4f}{extra} "
                 f"({row['seconds']:.1f} s)")
+
+
+def load_ema(ckpt_dir: Path):
+    """The averaged weights saved with a checkpoint, or None."""
+    path = ckpt_dir / "ema.npz"
+    if not path.exists():
+        return None
+    with np.load(path) as z:
+        return [z[f"arr_{i}"] for i in range(len(z.files))]
 
 
 def _selection_key(row: dict) -> tuple:
@@ -258,6 +299,8 @@ def _train_final(data, extra, corpus, features, recipe, epochs, final_dir: Path,
     history = _fit(Xtr, ytr, None, None, len(corpus.labels), recipe, final_dir / "checkpoint",
                    seed=recipe.seed, strategy=strategy, tag="final", epochs=epochs)
     model = keras.models.load_model(final_dir / "checkpoint" / "last.keras")
+    if recipe.ema_decay > 0:
+        model.set_weights(load_ema(final_dir / "checkpoint"))  # ship the averaged weights
     with atomic_path(final_dir / "model.keras", suffix=".keras") as tmp:
         model.save(tmp)
     info = {"epochs": epochs, "examples": int(len(ytr)), "speakers": corpus.speakers,
