@@ -26,30 +26,37 @@ def _soundfile():
     return soundfile
 
 
-def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
-    """(frames, sample_rate, channels) from the header, without decoding the samples."""
+def _open(path):
+    """An open SoundFile for `path`, or AudioError naming the file and the problem."""
     path = _check_path(path)
     sf = _soundfile()
     try:
-        info = sf.info(str(path))
+        f = sf.SoundFile(str(path))
     except Exception as e:
         raise AudioError(f"{path}: not a readable audio file ({_reason(e)})") from None
-    _check_complete(path, info.extra_info)
-    return info.frames, info.samplerate, info.channels
+    try:
+        _check_complete(path, f.extra_info)
+    except AudioError:
+        f.close()
+        raise
+    return path, f
+
+
+def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
+    """(frames, sample_rate, channels) from the header, without decoding the samples."""
+    path, f = _open(path)
+    with f:
+        return f.frames, f.samplerate, f.channels
 
 
 def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Decode any libsndfile format to mono float32 in [-1, 1] at `sample_rate`."""
-    path = _check_path(path)
-    sf = _soundfile()
-    try:
-        with sf.SoundFile(str(path)) as f:
-            _check_complete(path, f.extra_info)
+    path, f = _open(path)
+    with f:
+        try:
             data, rate = f.read(dtype="float32", always_2d=True), f.samplerate
-    except AudioError:
-        raise
-    except Exception as e:
-        raise AudioError(f"{path}: not a readable audio file ({_reason(e)})") from None
+        except Exception as e:
+            raise AudioError(f"{path}: damaged audio data ({_reason(e)})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{path}: no audio samples (zero-length file)")
     return to_mono_16k(data, rate, name=str(path), sample_rate=sample_rate)
@@ -59,14 +66,8 @@ def stream_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE,
                  block_seconds: float = 10.0):
     """Yield mono float32 chunks at `sample_rate`, decoding `block_seconds` at a time, so an
     hour-long file is processed in bounded memory. Same checks as `load_audio`."""
-    path = _check_path(path)
-    sf = _soundfile()
-    try:
-        f = sf.SoundFile(str(path))
-    except Exception as e:
-        raise AudioError(f"{path}: not a readable audio file ({_reason(e)})") from None
+    path, f = _open(path)
     with f:
-        _check_complete(path, f.extra_info)
         rate = f.samplerate
         if rate <= 0:
             raise AudioError(f"{path}: invalid sample rate {rate}")
