@@ -22,7 +22,8 @@ from sernet_edge.corpora import load_corpus
 from sernet_edge.features import FeatureConfig
 from sernet_edge.io import write_json
 from sernet_edge.metrics import scores
-from sernet_edge.train.convert import calibration_indices, convert_keras, evaluate_tflite
+from sernet_edge.train.convert import (CALIBRATION_LIMIT, calibration_indices, convert_keras,
+                                       evaluate_tflite)
 from sernet_edge.train.dataset import load_features
 from sernet_edge.train.model import build_model
 
@@ -34,6 +35,8 @@ def main() -> None:
     ap.add_argument("run", type=Path, help="output folder of `sernet-edge train`")
     ap.add_argument("corpus", type=Path)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--calibration-limit", type=int, default=CALIBRATION_LIMIT,
+                    help="most training examples that calibrate full int8 (the converter's default)")
     args = ap.parse_args()
 
     settings = json.loads((args.run / "settings.json").read_text())
@@ -49,7 +52,7 @@ def main() -> None:
         model.load_weights(result_path.parent / "best.weights.h5")
         train = np.isin(spk, r["train"])
         test = np.isin(spk, r["test_speakers"])
-        rep = X[train][calibration_indices(int(train.sum()))]
+        rep = X[train][calibration_indices(int(train.sum()), args.calibration_limit)]
         row = {"fold": r["fold"], "test_speakers": r["test_speakers"], "n": int(test.sum())}
         keras_pred = np.asarray(model(X[test], training=False)).argmax(1)
         row["keras"] = _brief(scores(y[test], keras_pred, labels))
@@ -70,6 +73,7 @@ def main() -> None:
         "run": str(args.run), "corpus": corpus.name, "labels": labels,
         "features": features.to_dict(), "folds": folds, "overall": overall,
         "note": "int8 calibrated on each fold's training speakers; scored on its test speaker",
+        "calibration_limit": args.calibration_limit,
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
         "date": time.strftime("%Y-%m-%d"),
     })
