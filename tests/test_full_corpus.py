@@ -1,0 +1,52 @@
+"""Checks on the full EMO-DB folder (../shared/data/emodb); skipped with the reason if absent."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from sernet_edge.cli import main
+from sernet_edge.corpora import load_corpus
+from sernet_edge.runtime import EmotionClassifier
+
+COUNTS = {"anger": 100, "boredom": 58, "disgust": 30, "fear": 54, "happiness": 54,
+          "neutral": 63, "sadness": 49}
+SPEAKERS = {"03": 49, "08": 58, "09": 43, "10": 38, "11": 55, "12": 35, "13": 61, "14": 69}
+
+
+def test_corpus_counts(emodb_full):
+    corpus = load_corpus(emodb_full)
+    assert corpus.name == "emodb" and len(corpus.items) == 408
+    counts = corpus.counts()
+    assert dict(counts["label"]) == COUNTS
+    assert dict(counts["speaker"]) == SPEAKERS
+
+
+def test_data_info_prints_exact_counts(emodb_full):
+    res = CliRunner().invoke(main, ["data", "info", str(emodb_full)])
+    assert res.exit_code == 0, res.output
+    assert "files    408   classes 7   speakers 8" in res.output
+    for label, n in COUNTS.items():
+        assert f"  {label:<12} {n:>6}" in res.output
+
+
+def test_bundled_model_card_describes_this_corpus(emodb_full):
+    card = EmotionClassifier().card
+    assert card["source"]["corpus"] == "emodb"
+    assert card["source"]["items"] == 408
+    assert card["source"]["speakers"] == sorted(SPEAKERS)
+    assert card["labels"] == sorted(COUNTS)
+    cv = card["metrics"]["cross_validation"]
+    assert cv["n"] == 408 and sum(map(sum, cv["confusion"])) == 408
+    assert set(card["metrics"]["cross_validation_this_file"]) >= {"uar", "wa", "f1", "protocol"}
+
+
+def test_classify_a_speaker_folder_in_json(emodb_full, tmp_path):
+    """A batch of real files through the CLI: one result per file, every label known."""
+    files = sorted((emodb_full / "wav").glob("03*.wav"))
+    res = CliRunner().invoke(main, ["classify", "-f", "json", *map(str, files)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert len(data) == len(files) == SPEAKERS["03"]
+    assert {d["label"] for d in data} <= set(COUNTS)
