@@ -94,13 +94,16 @@ def reference_timeline(clf, x, gated, smooth):
     """Per hop: the smoothed probabilities the pipeline must produce, computed directly."""
     history, out = deque(maxlen=smooth), []
     window = clf.features.num_samples
+    voiced = 0   # the window reaches back only to the last silent hop
     for k, g in enumerate(gated):
         end = (k + 1) * HOP_N
         if g:
             history.clear()
             out.append(None)
+            voiced = 0
             continue
-        history.append(clf.predict_window(x[max(0, end - window):end]))
+        voiced += 1
+        history.append(clf.predict_window(x[max(0, end - window, end - voiced * HOP_N):end]))
         out.append(np.mean(np.stack(history), axis=0))
     return out
 

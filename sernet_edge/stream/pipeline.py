@@ -2,8 +2,8 @@
 
 Audio arrives in chunks of any size. Every `hop` samples the newest hop is measured (level,
 voice-activity gate); a gated hop yields a "silence" event without inference, any other hop
-classifies the newest window (fewer samples at the very start: `extract` centre-pads them as
-training padded short clips) and averages the last `smooth` probability vectors. Silence
+classifies the newest window, cut to the speech since the last silent hop (`extract`
+centre-pads a short window as training padded short clips) and averages the last `smooth` probability vectors. Silence
 clears that history so one utterance's answer does not leak into the next. Nothing grows
 while streaming: the ring, the hop buffer and the history are fixed-size.
 """
@@ -130,6 +130,7 @@ class Pipeline:
         self.wall_clock = wall_clock
         self._pending = np.zeros(self.hop, np.float32)
         self._fill = 0
+        self._voiced = 0      # consecutive hops the gate let through
         self.hops = 0
 
     @property
@@ -161,8 +162,13 @@ class Pipeline:
         level = level_dbfs(hop)
         if self.gate is not None and not self.gate.is_speech(hop, level):
             self.smoother.reset()
+            self._voiced = 0
             return Event(t, self.wall_clock(), SILENCE, None, None, level, True)
-        mean = self.smoother.add(self.classifier.predict_window(self.ring.window()))
+        self._voiced += 1
+        # only the speech since the last silent hop: `extract` then centre-pads it with zeros,
+        # as training padded short utterances, instead of showing the model background noise
+        window = self.ring.window()[-self._voiced * self.hop:]
+        mean = self.smoother.add(self.classifier.predict_window(window))
         top = int(np.argmax(mean))
         confidence = float(mean[top])
         label = self.labels[top] if confidence >= self.threshold else UNCERTAIN
