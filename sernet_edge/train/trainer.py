@@ -169,9 +169,18 @@ def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: i
 
     batches = augment.TrainBatches(Xtr, ytr, n_classes, recipe, seed=seed + 1000 * start)
     callback = _EpochEnd(val, test, recipe, ckpt_dir, state, tag, epochs)
-    model.fit(batches, epochs=epochs, initial_epoch=start, verbose=0,
-              callbacks=[keras.callbacks.LearningRateScheduler(lambda e, lr: learning_rate(e, recipe)),
-                         callback])
+    try:
+        model.fit(batches, epochs=epochs, initial_epoch=start, verbose=0,
+                  callbacks=[keras.callbacks.LearningRateScheduler(lambda e, lr: learning_rate(e, recipe)),
+                             callback])
+    except ValueError as e:
+        if strategy == "multiworker" and "PerReplica" in str(e):
+            from sernet_edge.errors import SernetError
+            raise SernetError(
+                "multi-worker training fails inside Keras 3's fit (keras-team/keras#20585, open "
+                "since TF 2.16); spread folds over machines with --folds instead "
+                "(docs/distributed-training.md)") from None
+        raise
     return state["history"]
 
 
