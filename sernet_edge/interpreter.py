@@ -12,6 +12,8 @@ import os
 import sys
 import tempfile
 
+import numpy as np
+
 from sernet_edge.errors import ModelError, SernetError
 
 
@@ -39,6 +41,25 @@ def make_interpreter(model_bytes: bytes, num_threads: int | None = None, origin:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelError(f"{origin}: the interpreter cannot load this model ({first})") from None
     return interp
+
+
+def to_input(x: np.ndarray, detail: dict) -> np.ndarray:
+    """Float features as the input tensor wants them: quantised with its own scale and zero
+    point when it is an integer tensor, and in its shape."""
+    x = np.asarray(x, np.float32).reshape(detail["shape"])
+    if np.issubdtype(detail["dtype"], np.integer):
+        scale, zero = detail["quantization"]
+        info = np.iinfo(detail["dtype"])
+        x = np.clip(np.round(x / scale) + zero, info.min, info.max)
+    return x.astype(detail["dtype"])
+
+
+def from_output(y: np.ndarray, detail: dict) -> np.ndarray:
+    """An output tensor as float32, dequantised when it is an integer tensor."""
+    if np.issubdtype(detail["dtype"], np.integer):
+        scale, zero = detail["quantization"]
+        return (y.astype(np.float32) - zero) * np.float32(scale)
+    return y.astype(np.float32)
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from sernet_edge.audio import SAMPLE_RATE, stream_audio, to_mono_16k
 from sernet_edge.card import feature_config, read_card
 from sernet_edge.errors import ModelError
 from sernet_edge.features import extract
-from sernet_edge.interpreter import make_interpreter
+from sernet_edge.interpreter import from_output, make_interpreter, to_input
 from sernet_edge.tflite_file import read_model, weights_sha256
 
 DEFAULT_MODEL = "light-sernet-emodb-3s-int8.tflite"
@@ -84,18 +84,9 @@ class EmotionClassifier:
 
     def predict_features(self, feats: np.ndarray) -> np.ndarray:
         """Probabilities for one MFCC image (frames, n_mfcc)."""
-        x = feats.reshape(self._input["shape"])
-        scale, zero = self._input["quantization"]
-        if self._input["dtype"] != np.float32:
-            info = np.iinfo(self._input["dtype"])
-            x = np.clip(np.round(x / scale + zero), info.min, info.max)
-        self.interpreter.set_tensor(self._input["index"], x.astype(self._input["dtype"]))
+        self.interpreter.set_tensor(self._input["index"], to_input(feats, self._input))
         self.interpreter.invoke()
-        y = self.interpreter.get_tensor(self._output["index"])[0]
-        scale, zero = self._output["quantization"]
-        if self._output["dtype"] != np.float32:
-            y = (y.astype(np.float32) - zero) * scale
-        return y.astype(np.float32)
+        return from_output(self.interpreter.get_tensor(self._output["index"])[0], self._output)
 
     def predict_window(self, samples: np.ndarray) -> np.ndarray:
         """Probabilities for one window of 16 kHz samples (cropped/padded as in training)."""

@@ -136,19 +136,12 @@ class Pipeline:
         self.config = config or features_for(Path(origin), data, self._in["shape"])[0]
 
     def set_input(self, feats: np.ndarray) -> None:
-        x = feats.reshape(self._in["shape"])
-        if self._in["dtype"] != np.float32:
-            scale, zero = self._in["quantization"]
-            info = np.iinfo(self._in["dtype"])
-            x = np.clip(np.round(x / scale + zero), info.min, info.max)
-        self.interpreter.set_tensor(self._in["index"], x.astype(self._in["dtype"]))
+        from sernet_edge.interpreter import to_input
+        self.interpreter.set_tensor(self._in["index"], to_input(feats, self._in))
 
     def output(self) -> np.ndarray:
-        y = self.interpreter.get_tensor(self._out["index"])[0]
-        if self._out["dtype"] != np.float32:
-            scale, zero = self._out["quantization"]
-            y = (y.astype(np.float32) - zero) * scale
-        return y
+        from sernet_edge.interpreter import from_output
+        return from_output(self.interpreter.get_tensor(self._out["index"])[0], self._out)
 
     def classify_file(self, audio_path) -> int:
         from sernet_edge.audio import load_audio

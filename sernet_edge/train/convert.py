@@ -21,6 +21,7 @@ import numpy as np
 from sernet_edge.card import METADATA_NAME, new_card, parse_card, read_card, sidecar_path
 from sernet_edge.errors import ModelError, SernetError
 from sernet_edge.features import FeatureConfig
+from sernet_edge.interpreter import from_output, to_input
 from sernet_edge.io import write_bytes, write_json, write_text
 from sernet_edge.metrics import scores
 
@@ -243,30 +244,20 @@ def _interpreter(model: bytes, builtin_kernels: bool = False):
     return interp
 
 
-def quantise(x: np.ndarray, scale: float, zero_point: int, dtype) -> np.ndarray:
-    info = np.iinfo(dtype)
-    return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(dtype)
-
-
 def run_tflite(model: bytes, X: np.ndarray, builtin_kernels: bool = False) -> dict:
     """Run every example through LiteRT. {"probs": (N, C) float, "raw_inputs", "raw_outputs"}:
     the raw arrays are in the tensors' own dtype (int8 for full int8)."""
     interp = _interpreter(model, builtin_kernels)
     din, dout = interp.get_input_details()[0], interp.get_output_details()[0]
-    in_scale, in_zp = din["quantization"]
-    out_scale, out_zp = dout["quantization"]
-    quantised_in = np.issubdtype(din["dtype"], np.integer)
-    quantised_out = np.issubdtype(dout["dtype"], np.integer)
     raw_in, raw_out, probs = [], [], []
     for x in np.asarray(X, np.float32):
-        xin = quantise(x, in_scale, in_zp, din["dtype"]) if quantised_in else x.astype(din["dtype"])
-        xin = xin.reshape(din["shape"])
+        xin = to_input(x, din)
         interp.set_tensor(din["index"], xin)
         interp.invoke()
         y = interp.get_tensor(dout["index"]).reshape(-1).copy()
         raw_in.append(xin)
         raw_out.append(y)
-        probs.append((y.astype(np.float32) - out_zp) * out_scale if quantised_out else y.astype(np.float32))
+        probs.append(from_output(y, dout))
     n_out = int(np.prod(dout["shape"]))
     return {"probs": np.stack(probs) if probs else np.zeros((0, n_out), np.float32),
             "raw_inputs": np.stack(raw_in) if raw_in else np.zeros((0, *din["shape"]), din["dtype"]),
