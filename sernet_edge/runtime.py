@@ -103,14 +103,13 @@ class EmotionClassifier:
 
     def _classify_chunks(self, chunks) -> Result:
         rate = self.features.sample_rate
-        windows = []
-        total = 0
+        windows, probs = [], []
         for start, samples in iter_windows(chunks, self.features.num_samples,
                                            int(round(self.hop_seconds * rate))):
-            p = self.predict_window(samples)
-            windows.append(self._window(start / rate, (start + len(samples)) / rate, p))
+            probs.append(self.predict_window(samples))
+            windows.append(self._window(start / rate, (start + len(samples)) / rate, probs[-1]))
         total = windows[-1].end if windows else 0.0
-        mean = np.mean([[w.probabilities[lab] for lab in self.labels] for w in windows], axis=0)
+        mean = np.mean(probs, axis=0)
         top = int(np.argmax(mean))
         return Result(self.labels[top], float(mean[top]), self._probs(mean), total, windows)
 
