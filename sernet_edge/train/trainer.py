@@ -20,6 +20,7 @@ import numpy as np
 
 from sernet_edge import card as model_card
 from sernet_edge.corpora import Corpus
+from sernet_edge.errors import SernetError
 from sernet_edge.features import FeatureConfig
 from sernet_edge.io import atomic_path, write_json
 from sernet_edge.metrics import scores
@@ -123,7 +124,6 @@ def _strategy(name: str):
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
-    from sernet_edge.errors import SernetError
     raise SernetError(f"unknown strategy {name!r} (use default, mirrored or multiworker)")
 
 
@@ -175,7 +175,6 @@ def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: i
                              callback])
     except ValueError as e:
         if strategy == "multiworker" and "PerReplica" in str(e):
-            from sernet_edge.errors import SernetError
             raise SernetError(
                 "multi-worker training fails inside Keras 3's fit (keras-team/keras#20585, open "
                 "since TF 2.16); spread folds over machines with --folds instead "
@@ -354,7 +353,6 @@ def _summarise(results, corpus, features, recipe, n_folds_total) -> dict:
 
 def _check_run_settings(out: Path, corpus, features, recipe) -> None:
     """A resumed run must use the settings it started with; otherwise checkpoints would mix."""
-    from sernet_edge.errors import SernetError
     settings = {"corpus": corpus.name, "items": len(corpus.items), "labels": corpus.labels,
                 "features": features.to_dict(),
                 "recipe": {k: v for k, v in recipe.to_dict().items() if k != "final_epochs"}}
