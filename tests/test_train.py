@@ -184,6 +184,64 @@ def test_mirrored_strategy_trains(mini_emodb, tmp_path):
     assert (tmp_path / "run" / "folds" / "fold00-03" / "result.json").is_file()
 
 
+def _free_ports(n):
+    import socket
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _two_workers(corpus, out, tmp_path, *extra):
+    """Two MultiWorkerMirroredStrategy workers on this host, as two machines would run."""
+    import os
+    import subprocess
+    import sys
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    procs = []
+    try:
+        for i in range(2):
+            env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster,
+                                                          "task": {"type": "worker", "index": i}})}
+            procs.append(subprocess.Popen(
+                [sys.executable, "-c", "from sernet_edge.cli import main; main()", "train",
+                 str(corpus), "-o", str(out), "--seconds", "1", "--epochs", "2", "--batch-size", "4",
+                 "--strategy", "multiworker", "--cache-dir", str(tmp_path / f"cache{i}"), *extra],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env))
+        logs = [p.communicate(timeout=600)[0] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    for p, log in zip(procs, logs):
+        assert p.returncode == 0, log[-3000:]
+    return logs
+
+
+def test_multiworker_strategy_trains_on_two_workers(mini_emodb, tmp_path):
+    out = tmp_path / "run"
+    logs = _two_workers(mini_emodb, out, tmp_path, "--folds", "0", "--no-final")
+    for log in logs:
+        assert "fold00-03: 2 replica(s) in sync" in log
+    # the workers all-reduce every step, so both report the same loss each epoch
+    epochs = [[ln.split("] ", 1)[1] for ln in log.splitlines() if ": epoch " in ln] for log in logs]
+    assert len(epochs[0]) == 2 and epochs[0] == epochs[1]
+    assert (out / "folds" / "fold00-03" / "result.json").is_file()
+    assert (out / "folds" / "fold00-03" / "best.weights.h5").is_file()
+
+    # rerun with one more fold and the final model: both skip the finished fold (read from
+    # the shared folder), train the rest in step, and only the chief writes the final model
+    logs = _two_workers(mini_emodb, out, tmp_path, "--folds", "0,1", "--final-epochs", "1")
+    for log in logs:
+        assert "fold00-03: done before, skipped" in log
+        assert "fold01-08: 2 replica(s) in sync" in log and "final: 2 replica(s) in sync" in log
+    report = json.loads((out / "report.json").read_text())
+    assert report["folds_run"] == 2 and report["final"]["epochs"] == 1
+    assert (out / "final" / "model.keras").is_file() and (out / "final" / "card.json").is_file()
+
+
 def test_augmentations_make_extra_copies(mini_emodb, tmp_path):
     res = _train_cli(mini_emodb, tmp_path / "run", "--folds", "0", "--no-final",
                      "--cache-dir", str(tmp_path / "cache"), "--augment", "speed",

@@ -6,10 +6,14 @@ Output folder:
   folds/<fold>/result.json              written when the fold is done; a rerun skips it
   final/model.keras, final/card.json    the model trained on every speaker
   report.json, confusion.png, curves.png
+
+Under multi-worker training every worker reads this folder (it must be on shared storage
+to resume) and only the chief writes it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import statistics
@@ -38,9 +42,8 @@ def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cach
           strategy: str = "default", folds: list[int] | None = None, final: bool = True,
           progress=None) -> dict:
     """Cross-validate, then train the final model. Returns the report (also in report.json)."""
-    import tensorflow as tf  # noqa: F401  (imported here: a CLI --help never pays for it)
-
     recipe.validate()
+    _strategy(strategy)  # multi-worker collectives must be set up before any other TF work
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _check_run_settings(out, corpus, features, recipe)
@@ -56,15 +59,17 @@ def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cach
         results.append(_run_fold(fold, data, extra, corpus.labels, recipe, out / "folds" / fold.name,
                                  strategy))
     report = _summarise(results, corpus, features, recipe, len(all_folds))
-    write_json(out / "report.json", report)
-    from sernet_edge.train import plots
-    plots.write_all(report, results, out)
+    if is_chief():
+        write_json(out / "report.json", report)
+        from sernet_edge.train import plots
+        plots.write_all(report, results, out)
 
     if final:
         epochs = recipe.final_epochs or (report.get("median_selected_epoch") or recipe.epochs)
         report["final"] = _train_final(data, extra, corpus, features, recipe, epochs, out / "final",
                                        strategy, report)
-        write_json(out / "report.json", report)
+        if is_chief():
+            write_json(out / "report.json", report)
     return report
 
 
@@ -85,6 +90,9 @@ def _run_fold(fold: Fold, data, extra, labels, recipe: Recipe, fold_dir: Path, s
     test_eval = (X[te], y[te]) if recipe.select_on_test else None
     history = _fit(Xtr, ytr, (X[va], y[va]), test_eval, len(labels), recipe, fold_dir,
                    seed=recipe.seed + fold.index, strategy=strategy, tag=fold.name)
+    if not is_chief():
+        _wait_for_all_workers(strategy)  # the chief is writing result.json meanwhile
+        return json.loads(result_path.read_text())
 
     model = _load_best(fold_dir, X.shape[1:], len(labels), recipe)
     prob = model.predict(X[te], verbose=0, batch_size=64)
@@ -98,6 +106,7 @@ def _run_fold(fold: Fold, data, extra, labels, recipe: Recipe, fold_dir: Path, s
         result["test_selected_on_test"] = {"epoch": oracle["epoch"], "uar": oracle["test_uar"],
                                            "wa": oracle["test_wa"], "f1": oracle["test_f1"]}
     write_json(result_path, result)
+    _wait_for_all_workers(strategy)
     log(f"{fold.name}: selected epoch {best['epoch']} (val UAR {best['val_uar']:.3f}) -> "
         f"test UAR {result['test']['uar']:.3f} WA {result['test']['wa']:.3f}")
     return result
@@ -116,6 +125,7 @@ def _with_extra(X, y, extra, mask):
 
 # ---- the training loop ----
 
+@functools.cache  # one per process: a second MultiWorkerMirroredStrategy is refused
 def _strategy(name: str):
     import tensorflow as tf
     if name == "default":
@@ -127,6 +137,23 @@ def _strategy(name: str):
     raise SernetError(f"unknown strategy {name!r} (use default, mirrored or multiworker)")
 
 
+def _wait_for_all_workers(strategy: str) -> None:
+    """A one-number all-reduce as a barrier: the chief calls it after writing files that the
+    other workers then read. Every worker must make the same collective calls in order."""
+    if strategy != "multiworker":
+        return
+    import tensorflow as tf
+    dist = _strategy(strategy)
+
+    def one():
+        return tf.constant(1.0)
+
+    @tf.function(autograph=False)
+    def barrier():
+        return dist.reduce(tf.distribute.ReduceOp.SUM, dist.run(one), axis=None)
+    barrier()
+
+
 def is_chief() -> bool:
     """Under multi-worker training only worker 0 writes checkpoints and reports."""
     cfg = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
@@ -136,12 +163,17 @@ def is_chief() -> bool:
                                                     and "chief" not in cfg.get("cluster", {}))
 
 
-def _compile(model, recipe: Recipe):
+def _loss(recipe: Recipe, **kwargs):
     import keras
     from sernet_edge.train.losses import FocalLoss
-    loss = FocalLoss(recipe.focal_gamma) if recipe.loss == "focal" else \
-        keras.losses.CategoricalCrossentropy()
-    model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate), loss=loss)
+    return FocalLoss(recipe.focal_gamma, **kwargs) if recipe.loss == "focal" else \
+        keras.losses.CategoricalCrossentropy(**kwargs)
+
+
+def _compile(model, recipe: Recipe):
+    import keras
+    model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate), loss=_loss(recipe))
+    model.optimizer.build(model.trainable_variables)  # in the strategy's scope, not in a step
 
 
 def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: int, strategy: str,
@@ -169,18 +201,58 @@ def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: i
 
     batches = augment.TrainBatches(Xtr, ytr, n_classes, recipe, seed=seed + 1000 * start)
     callback = _EpochEnd(val, test, recipe, ckpt_dir, state, tag, epochs)
-    try:
+    if strategy == "default":
         model.fit(batches, epochs=epochs, initial_epoch=start, verbose=0,
                   callbacks=[keras.callbacks.LearningRateScheduler(lambda e, lr: learning_rate(e, recipe)),
                              callback])
-    except ValueError as e:
-        if strategy == "multiworker" and "PerReplica" in str(e):
-            raise SernetError(
-                "multi-worker training fails inside Keras 3's fit (keras-team/keras#20585, open "
-                "since TF 2.16); spread folds over machines with --folds instead "
-                "(docs/distributed-training.md)") from None
-        raise
+    else:
+        _distributed_loop(model, batches, callback, start, epochs, recipe, _strategy(strategy), tag)
     return state["history"]
+
+
+def _distributed_loop(model, batches, callback, start, epochs, recipe: Recipe, dist, tag) -> None:
+    """`fit` under tf.distribute, written out: Keras 3's fit fails under
+    MultiWorkerMirroredStrategy (keras-team/keras#20585). Every worker draws the same global
+    batch (same seed) and each replica takes its slice; losses are scaled by the global batch
+    size and the optimizer all-reduces the gradients, so the recipe does not change."""
+    import tensorflow as tf
+    replicas = dist.num_replicas_in_sync
+    per_example_loss = _loss(recipe, reduction=None)
+    log(f"{tag}: {replicas} replica(s) in sync")
+
+    def replica_step(x, y, global_batch):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(per_example_loss(y, model(x, training=True))) / global_batch
+            if model.losses:
+                loss += tf.add_n(model.losses) / replicas  # summed over replicas below
+        grads = tape.gradient(loss, model.trainable_variables)
+        model.optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    @tf.function(reduce_retracing=True)
+    def step(x, y, global_batch):
+        per_replica = dist.run(replica_step, args=(x, y, global_batch))
+        return dist.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    def split(a):
+        parts = np.array_split(a, replicas)
+        return dist.experimental_distribute_values_from_function(
+            lambda ctx: tf.constant(parts[ctx.replica_id_in_sync_group]))
+
+    callback.set_model(model)
+    callback.on_train_begin()
+    for epoch in range(start, epochs):
+        model.optimizer.learning_rate.assign(learning_rate(epoch, recipe))
+        total, seen = 0.0, 0
+        for i in range(len(batches)):
+            X, Y = batches[i]
+            if len(X) < replicas:  # a replica with no examples would put NaN into BatchNorm
+                continue
+            total += float(step(split(X), split(Y), tf.constant(len(X), tf.float32))) * len(X)
+            seen += len(X)
+            callback.on_train_batch_end(i)
+        batches.on_epoch_end()
+        callback.on_epoch_end(epoch, {"loss": total / max(seen, 1)})
 
 
 def _evaluate(model, X, y, n_classes) -> dict:
@@ -258,8 +330,9 @@ class _EpochEnd(_callback_base()):
                 self.state["best_val_uar"] = v["uar"]
                 self.state["best_val_loss"] = v["loss"]
                 self.state["best_epoch"] = epoch
-                with atomic_path(self.dir / "best.weights.h5", suffix=".weights.h5") as tmp:
-                    self.model.save_weights(tmp)
+                if is_chief():
+                    with atomic_path(self.dir / "best.weights.h5", suffix=".weights.h5") as tmp:
+                        self.model.save_weights(tmp)
         if self.test is not None:
             t = _evaluate(self.model, *self.test, n_classes)
             row.update({f"test_{k}": t[k] for k in ("uar", "wa", "f1")})
@@ -306,6 +379,8 @@ def _train_final(data, extra, corpus, features, recipe, epochs, final_dir: Path,
     log(f"final model: all {len(corpus.speakers)} speakers ({len(ytr)} examples), {epochs} epochs")
     history = _fit(Xtr, ytr, None, None, len(corpus.labels), recipe, final_dir / "checkpoint",
                    seed=recipe.seed, strategy=strategy, tag="final", epochs=epochs)
+    if not is_chief():
+        return {"epochs": epochs, "examples": int(len(ytr)), "written_by": "chief"}
     model = keras.models.load_model(final_dir / "checkpoint" / "last.keras")
     if recipe.ema_decay > 0:
         model.set_weights(load_ema(final_dir / "checkpoint"))  # ship the averaged weights
@@ -363,5 +438,5 @@ def _check_run_settings(out: Path, corpus, features, recipe) -> None:
             changed = [k for k in settings if before.get(k) != json.loads(json.dumps(settings[k]))]
             raise SernetError(f"{out}: holds a run with other settings ({', '.join(changed)}); "
                               "use a new output folder")
-    else:
+    elif is_chief():
         write_json(path, settings)
