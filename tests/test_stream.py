@@ -28,7 +28,7 @@ from sernet_edge.cli import main
 from sernet_edge.errors import SernetError
 from sernet_edge.runtime import EmotionClassifier, bundled_clips
 from sernet_edge.stream import sources
-from sernet_edge.stream.pipeline import SILENCE, UNCERTAIN, Event, Pipeline, Ring, Smoother, run
+from sernet_edge.stream.pipeline import LISTENING, SILENCE, UNCERTAIN, Event, Pipeline, Ring, Smoother, run
 from sernet_edge.stream.vad import EnergyGate, WebRtcGate, make_gate
 from sernet_edge.stream.view import LiveView, summary_text
 
@@ -90,8 +90,9 @@ def timeline(tmp_path_factory):
     return str(path), x, (len(a), len(a) + int(SILENCE_SECONDS * RATE))
 
 
-def reference_timeline(clf, x, gated, smooth):
-    """Per hop: the smoothed probabilities the pipeline must produce, computed directly."""
+def reference_timeline(clf, x, gated, smooth, min_speech=0.0):
+    """Per hop: the smoothed probabilities the pipeline must produce, computed directly
+    (None for a gated hop, LISTENING before `min_speech` seconds of speech)."""
     history, out = deque(maxlen=smooth), []
     window = clf.features.num_samples
     voiced = 0   # the window reaches back only to the last silent hop
@@ -103,6 +104,9 @@ def reference_timeline(clf, x, gated, smooth):
             voiced = 0
             continue
         voiced += 1
+        if voiced * HOP < min_speech:
+            out.append(LISTENING)
+            continue
         history.append(clf.predict_window(x[max(0, end - window, end - voiced * HOP_N):end]))
         out.append(np.mean(np.stack(history), axis=0))
     return out
@@ -115,7 +119,7 @@ def rms_db(h):
 def replay(clf, path, **kw):
     events = []
     pipe = Pipeline(clf, HOP, kw.pop("smooth", 3), kw.pop("threshold", 0.5),
-                    kw.pop("gate", EnergyGate(-45.0)))
+                    kw.pop("gate", EnergyGate(-45.0)), min_speech=kw.pop("min_speech", 0.0))
     summary = run(sources.file_source(path, RATE, realtime=False), pipe, events.append,
                   kw.pop("duration", None))
     return events, summary
@@ -182,6 +186,25 @@ def test_timeline_gates_silence_and_smooths_exactly(clf, timeline):
         assert e.confidence == pytest.approx(float(np.max(want)), rel=1e-6)
     assert summary.counts[SILENCE] == sum(gated)
     assert sum(summary.counts.values()) == n
+
+
+def test_min_speech_listens_first_then_answers_as_without(clf, timeline):
+    path, x, _ = timeline
+    events, summary = replay(clf, path, threshold=0.0, min_speech=1.5)
+    n = len(x) // HOP_N
+    gated = [rms_db(x[k * HOP_N:(k + 1) * HOP_N]) < -45.0 for k in range(n)]
+    expected = reference_timeline(clf, x, gated, smooth=3, min_speech=1.5)
+    assert [e.label for e in events if e.label in (SILENCE, LISTENING)] == \
+        [SILENCE if w is None else LISTENING for w in expected if w is None or w is LISTENING]
+    assert summary.counts[LISTENING] == 4   # two 0.5 s hops before each of the two clips' answers
+    for e, want in zip(events, expected):
+        if e.label == LISTENING:
+            assert e.probabilities is None and e.confidence is None and not e.gated
+        elif want is not None:
+            got = np.array([e.probabilities[lab] for lab in clf.labels], np.float32)
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
+    with pytest.raises(ValueError, match="min_speech"):
+        Pipeline(clf, min_speech=clf.features.seconds + 1)
 
 
 def test_threshold_one_makes_every_classified_hop_uncertain(clf, timeline):
@@ -302,12 +325,26 @@ def test_cli_json_lines(model_path, timeline):
         assert d["timestamp"] == pytest.approx((i + 1) * HOP, abs=1e-9)
         if d["gated"]:
             assert d["label"] == SILENCE and d["probabilities"] is None and d["confidence"] is None
+        elif d["label"] == LISTENING:   # the first 1.5 s of each clip (default --min-speech)
+            assert d["probabilities"] is None and d["confidence"] is None
         else:
             assert list(d["probabilities"]) == LABELS
             assert sum(d["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
             assert d["label"] == max(d["probabilities"], key=d["probabilities"].get)
     assert any(d["gated"] for d in lines) and not all(d["gated"] for d in lines)
+    assert sum(d["label"] == LISTENING for d in lines) == 4   # 2 hops before each clip's answer
     assert f"hops {len(lines)}:" in r.stderr
+
+
+def test_cli_min_speech_zero_answers_every_voiced_hop(model_path, timeline):
+    path, _, _ = timeline
+    r = CliRunner().invoke(main, ["listen", "-m", model_path, "--file", path, "--fast", "--json",
+                                  "--vad", "energy", "--min-speech", "0"])
+    assert r.exit_code == 0, r.output
+    labels = [json.loads(line)["label"] for line in r.stdout.splitlines()]
+    assert LISTENING not in labels and len(labels) > 10
+    r = CliRunner().invoke(main, ["listen", "-m", model_path, "--file", path, "--min-speech", "9"])
+    assert r.exit_code != 0 and "min_speech must be between 0 and the model window" in r.output
 
 
 def test_cli_plain_lines_and_duration(model_path, timeline):

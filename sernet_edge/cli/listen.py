@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from sernet_edge.stream.pipeline import DEFAULT_MIN_SPEECH_SECONDS
+
 VAD_CHOICES = ("auto", "energy", "webrtc", "off")
 
 
@@ -29,6 +31,11 @@ VAD_CHOICES = ("auto", "energy", "webrtc", "off")
               help="Average the probabilities of the last N windows (silence restarts it).")
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
               help="Below this smoothed confidence the answer is 'uncertain'.")
+@click.option("--min-speech", type=click.FloatRange(min=0.0), default=DEFAULT_MIN_SPEECH_SECONDS,
+              show_default=True, metavar="SECONDS",
+              help="Speech to hear (since the last silent hop) before the first answer; until "
+                   "then a hop says 'listening'. Shorter stretches of speech are mostly "
+                   "misread (docs/results.md).")
 @click.option("--vad", type=click.Choice(VAD_CHOICES), default="auto", show_default=True,
               help="Voice-activity gate: webrtc (WebRTC VAD above the energy floor), energy "
                    "(level only), off; auto = webrtc if installed, else energy. Gated hops are "
@@ -43,8 +50,8 @@ VAD_CHOICES = ("auto", "energy", "webrtc", "off")
                    "of --file).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Interpreter threads (default: LiteRT's).")
-def listen(model, device, list_devices, path, realtime, hop, smooth, threshold, vad, energy_db,
-           as_json, duration, threads):
+def listen(model, device, list_devices, path, realtime, hop, smooth, threshold, min_speech, vad,
+           energy_db, as_json, duration, threads):
     """Classify the emotion of live speech, every --hop seconds.
 
     Audio from the microphone (PortAudio, any sample rate, downmixed and resampled) or from
@@ -75,7 +82,8 @@ def listen(model, device, list_devices, path, realtime, hop, smooth, threshold, 
     clf = EmotionClassifier(model, num_threads=threads)
     rate = clf.features.sample_rate
     try:
-        pipeline = Pipeline(clf, hop, smooth, threshold, make_gate(vad, rate, energy_db))
+        pipeline = Pipeline(clf, hop, smooth, threshold, make_gate(vad, rate, energy_db),
+                            min_speech=min_speech)
     except ValueError as e:
         raise SernetError(str(e)) from None
     if path is not None:

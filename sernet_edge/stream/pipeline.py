@@ -3,9 +3,11 @@
 Audio arrives in chunks of any size. Every `hop` samples the newest hop is measured (level,
 voice-activity gate); a gated hop yields a "silence" event without inference, any other hop
 classifies the newest window, cut to the speech since the last silent hop (`extract`
-centre-pads a short window as training padded short clips) and averages the last `smooth` probability vectors. Silence
-clears that history so one utterance's answer does not leak into the next. Nothing grows
-while streaming: the ring, the hop buffer and the history are fixed-size.
+centre-pads a short window as training padded short clips) and averages the last `smooth`
+probability vectors. Until `min_speech` seconds of speech have arrived a hop says "listening"
+without inference: answers on half a second of speech are mostly wrong. Silence clears the
+history so one utterance's answer does not leak into the next. Nothing grows while
+streaming: the ring, the hop buffer and the history are fixed-size.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import numpy as np
 DEFAULT_HOP_SECONDS = 0.5
 DEFAULT_SMOOTH = 3
 DEFAULT_THRESHOLD = 0.5
+DEFAULT_MIN_SPEECH_SECONDS = 1.5   # benchmarks/stream_warmup.py: hop accuracy 40% -> 65%
 SILENCE = "silence"
 UNCERTAIN = "uncertain"
+LISTENING = "listening"      # speech, but not yet `min_speech` seconds of it
 LEVEL_FLOOR_DB = -120.0      # level of digital silence, instead of -inf
 TIME_DECIMALS = 6            # stream timestamps are multiples of the hop; keep them exact in JSON
 
@@ -89,9 +93,9 @@ class Event:
 
     timestamp: float
     wall_time: float
-    label: str                               # an emotion, "uncertain" or "silence"
-    confidence: float | None                 # smoothed top probability; None when gated
-    probabilities: dict[str, float] | None   # smoothed; None when gated (no inference)
+    label: str                               # an emotion, "uncertain", "listening" or "silence"
+    confidence: float | None                 # smoothed top probability; None without inference
+    probabilities: dict[str, float] | None   # smoothed; None without inference
     level_dbfs: float
     gated: bool
     overflows: int = 0                       # input overflows so far (set by `run`)
@@ -112,7 +116,7 @@ class Pipeline:
 
     def __init__(self, classifier, hop_seconds: float = DEFAULT_HOP_SECONDS,
                  smooth: int = DEFAULT_SMOOTH, threshold: float = DEFAULT_THRESHOLD,
-                 gate=None, wall_clock=time.time):
+                 gate=None, wall_clock=time.time, min_speech: float = DEFAULT_MIN_SPEECH_SECONDS):
         cfg = classifier.features
         self.classifier = classifier
         self.labels = list(classifier.labels)
@@ -123,7 +127,11 @@ class Pipeline:
                              f"({cfg.seconds:g} s), got {hop_seconds:g} s")
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be within [0, 1], got {threshold:g}")
+        if not 0.0 <= min_speech <= cfg.seconds:
+            raise ValueError(f"min_speech must be between 0 and the model window "
+                             f"({cfg.seconds:g} s), got {min_speech:g} s")
         self.threshold = threshold
+        self.min_speech = int(round(min_speech * self.rate))
         self.gate = gate
         self.ring = Ring(cfg.num_samples)
         self.smoother = Smoother(smooth)
@@ -165,6 +173,8 @@ class Pipeline:
             self._voiced = 0
             return Event(t, self.wall_clock(), SILENCE, None, None, level, True)
         self._voiced += 1
+        if self._voiced * self.hop < self.min_speech:
+            return Event(t, self.wall_clock(), LISTENING, None, None, level, False)
         # only the speech since the last silent hop: `extract` then centre-pads it with zeros,
         # as training padded short utterances, instead of showing the model background noise
         window = self.ring.window()[-self._voiced * self.hop:]

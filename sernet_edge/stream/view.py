@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sernet_edge.stream.pipeline import SILENCE, UNCERTAIN, Event, Summary
+from sernet_edge.stream.pipeline import LISTENING, SILENCE, UNCERTAIN, Event, Summary
 
 BAR_WIDTH = 30
 METER_MIN_DB = -60.0         # left end of the level meter
@@ -33,6 +33,8 @@ def bar_chars(out) -> tuple[str, str]:
 def headline(event: Event) -> str:
     if event.gated:
         return SILENCE
+    if event.label == LISTENING:
+        return LISTENING
     if event.label == UNCERTAIN:
         top = max(event.probabilities, key=event.probabilities.get)
         return f"{UNCERTAIN} (best {top} {event.confidence:.2f})"
@@ -81,7 +83,7 @@ class LiveView:
 
     def lines(self, event: Event) -> list[str]:
         probs = event.probabilities or {}
-        top = None if event.gated or event.label == UNCERTAIN else event.label
+        top = event.label if event.probabilities and event.label != UNCERTAIN else None
         out = [f"{BOLD}{headline(event)}{RESET}   t {event.timestamp:.1f} s   "
                f"overflows {event.overflows}   {self.source_name}"]
         for lab in self.labels:
