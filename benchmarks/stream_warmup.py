@@ -31,7 +31,7 @@ from sernet_edge.metrics import scores
 from sernet_edge.stream.pipeline import LISTENING, SILENCE, UNCERTAIN, Pipeline
 from sernet_edge.stream.vad import make_gate
 
-MIN_SPEECH = (0.0, 1.0, 1.5, 2.0, 2.5)  # 0.5 s = 0 s at 0.5 s hops: the first hop is answered either way
+MIN_SPEECH = (0.0, 1.0, 1.5, 2.0, 2.5)  # at 0.5 s hops 0.5 s = 0 s: the first hop answers anyway
 GAP_SECONDS = 1.5
 
 

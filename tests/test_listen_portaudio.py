@@ -81,7 +81,7 @@ def test_real_portaudio_stream_classifies_played_speech(monkeypatch, tmp_path_fa
     clf = EmotionClassifier(build_test_model(tmp_path_factory.getbasetemp()), num_threads=1)
     source = sources.MicrophoneSource("pulse", clf.features.sample_rate, sd=sd)
     levels = []
-    pipeline = Pipeline(clf, HOP, smooth=3, threshold=0.0, gate=EnergyGate(-45.0))
+    pipeline = Pipeline(clf, HOP, smooth=3, threshold=0.0, gate=EnergyGate(-45.0), min_speech=0.0)
     source.open()
     clip = next(p for p in bundled_clips() if p.name == CLIP)
     player = subprocess.Popen(["paplay", str(clip)], env=env, stderr=subprocess.PIPE)

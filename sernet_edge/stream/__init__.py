@@ -2,7 +2,8 @@
 
     source (mic callback -> bounded queue, or a file)  ->  Pipeline: ring buffer of one
     window, voice-activity gate on the newest hop, one inference per hop, mean of the last
-    N probabilities, "listening" until enough speech, "uncertain" below a threshold  ->  view (terminal or JSON lines)
+    N probabilities, "listening" until enough speech, "uncertain" below a threshold
+    ->  view (terminal or JSON lines)
 
 pipeline.py  Ring, Smoother, Event, Pipeline, Summary, run
 vad.py       energy and WebRTC voice-activity gates
@@ -18,5 +19,6 @@ from sernet_edge.stream.pipeline import (DEFAULT_HOP_SECONDS, DEFAULT_MIN_SPEECH
 from sernet_edge.stream.vad import DEFAULT_ENERGY_DB, EnergyGate, WebRtcGate, make_gate
 
 __all__ = ["DEFAULT_HOP_SECONDS", "DEFAULT_MIN_SPEECH_SECONDS", "DEFAULT_SMOOTH",
-           "DEFAULT_THRESHOLD", "DEFAULT_ENERGY_DB", "LISTENING", "SILENCE", "UNCERTAIN", "Event", "Pipeline", "Ring", "Smoother", "Summary", "run",
+           "DEFAULT_THRESHOLD", "DEFAULT_ENERGY_DB", "LISTENING", "SILENCE", "UNCERTAIN", "Event",
+           "Pipeline", "Ring", "Smoother", "Summary", "run",
            "EnergyGate", "WebRtcGate", "make_gate"]
