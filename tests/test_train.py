@@ -108,9 +108,12 @@ def test_tiny_run_writes_every_report(mini_emodb, tmp_path):
     assert len(list((tmp_path / "cache").rglob("*.npy"))) == 7
 
 
-def test_resume_after_interruption(mini_emodb, tmp_path, monkeypatch):
+@pytest.mark.parametrize("strategy", ["default", "mirrored"])  # Keras fit / the distributed loop
+def test_resume_after_interruption(mini_emodb, tmp_path, monkeypatch, strategy):
     from sernet_edge.train import trainer
     out, cache = tmp_path / "run", str(tmp_path / "cache")
+    cli = lambda: _train_cli(mini_emodb, out, "--cache-dir", cache, "--no-final",  # noqa: E731
+                             "--strategy", strategy)
     original = trainer._EpochEnd.on_epoch_end
 
     def die_after_first_epoch(self, epoch, logs=None):
@@ -118,20 +121,20 @@ def test_resume_after_interruption(mini_emodb, tmp_path, monkeypatch):
         if epoch == 0:
             raise KeyboardInterrupt  # as if killed right after the checkpoint
     monkeypatch.setattr(trainer._EpochEnd, "on_epoch_end", die_after_first_epoch)
-    res = _train_cli(mini_emodb, out, "--cache-dir", cache, "--no-final")
+    res = cli()
     assert res.exit_code == 130 and "interrupted" in res.output
     state = json.loads((out / "folds" / "fold00-03" / "state.json").read_text())
     assert state["epoch"] == 0 and not (out / "folds" / "fold00-03" / "result.json").exists()
 
     monkeypatch.setattr(trainer._EpochEnd, "on_epoch_end", original)
-    res = _train_cli(mini_emodb, out, "--cache-dir", cache, "--no-final")
+    res = cli()
     assert res.exit_code == 0, res.output
     assert "resuming after epoch 0" in res.output
     result = json.loads((out / "folds" / "fold00-03" / "result.json").read_text())
     assert [h["epoch"] for h in result["history"]] == [0, 1]
 
     done = (out / "folds" / "fold00-03" / "result.json").stat().st_mtime_ns
-    res = _train_cli(mini_emodb, out, "--cache-dir", cache, "--no-final")
+    res = cli()
     assert "done before, skipped" in res.output
     assert (out / "folds" / "fold00-03" / "result.json").stat().st_mtime_ns == done
 
