@@ -9,8 +9,7 @@ import sys
 import click
 
 from sernet_edge.stream.pipeline import DEFAULT_MIN_SPEECH_SECONDS
-
-VAD_CHOICES = ("auto", "energy", "webrtc", "off")
+from sernet_edge.stream.vad import DEFAULT_ENERGY_DB, VAD_CHOICES
 
 
 @click.command()
@@ -40,7 +39,7 @@ VAD_CHOICES = ("auto", "energy", "webrtc", "off")
               help="Voice-activity gate: webrtc (WebRTC VAD above the energy floor), energy "
                    "(level only), off; auto = webrtc if installed, else energy. Gated hops are "
                    "reported as 'silence' without inference.")
-@click.option("--energy-db", type=float, default=-45.0, show_default=True,
+@click.option("--energy-db", type=float, default=DEFAULT_ENERGY_DB, show_default=True,
               help="Energy floor of the gate: RMS level of the newest hop in dBFS.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object per hop (timestamp, wall_time, label, confidence, "
