@@ -379,15 +379,15 @@ def _train_final(data, extra, corpus, features, recipe, epochs, final_dir: Path,
     log(f"final model: all {len(corpus.speakers)} speakers ({len(ytr)} examples), {epochs} epochs")
     history = _fit(Xtr, ytr, None, None, len(corpus.labels), recipe, final_dir / "checkpoint",
                    seed=recipe.seed, strategy=strategy, tag="final", epochs=epochs)
+    info = {"epochs": epochs, "examples": int(len(ytr)), "speakers": corpus.speakers,
+            "final_loss": history[-1]["loss"] if history else None}
     if not is_chief():
-        return {"epochs": epochs, "examples": int(len(ytr)), "written_by": "chief"}
+        return info
     model = keras.models.load_model(final_dir / "checkpoint" / "last.keras")
     if recipe.ema_decay > 0:
         model.set_weights(load_ema(final_dir / "checkpoint"))  # ship the averaged weights
     with atomic_path(final_dir / "model.keras", suffix=".keras") as tmp:
         model.save(tmp)
-    info = {"epochs": epochs, "examples": int(len(ytr)), "speakers": corpus.speakers,
-            "final_loss": history[-1]["loss"] if history else None}
     card = model_card.new_card(
         labels=corpus.labels, features=features, precision="keras",
         source={"corpus": corpus.name, "root": str(corpus.root), "items": len(corpus.items),
