@@ -131,7 +131,7 @@ class Pipeline:
             raise ValueError(f"min_speech must be between 0 and the model window "
                              f"({cfg.seconds:g} s), got {min_speech:g} s")
         self.threshold = threshold
-        self.min_speech = int(round(min_speech * self.rate))
+        self.min_speech_samples = int(round(min_speech * self.rate))
         self.gate = gate
         self.ring = Ring(cfg.num_samples)
         self.smoother = Smoother(smooth)
@@ -173,7 +173,7 @@ class Pipeline:
             self._voiced = 0
             return Event(t, self.wall_clock(), SILENCE, None, None, level, True)
         self._voiced += 1
-        if self._voiced * self.hop < self.min_speech:
+        if self._voiced * self.hop < self.min_speech_samples:
             return Event(t, self.wall_clock(), LISTENING, None, None, level, False)
         # only the speech since the last silent hop: `extract` then centre-pads it with zeros,
         # as training padded short utterances, instead of showing the model background noise
