@@ -25,7 +25,7 @@ from sernet_edge.metrics import scores
 from sernet_edge.train.convert import (CALIBRATION_LIMIT, calibration_indices, convert_keras,
                                        evaluate_tflite)
 from sernet_edge.train.dataset import load_features
-from sernet_edge.train.model import build_model
+from sernet_edge.train.trainer import finished_folds
 
 PRECISIONS = ("float32", "float16", "int8")
 
@@ -46,10 +46,7 @@ def main() -> None:
     labels = corpus.labels
 
     folds, pooled = [], {p: ([], []) for p in ("keras", *PRECISIONS)}
-    for result_path in sorted((args.run / "folds").glob("*/result.json")):
-        r = json.loads(result_path.read_text())
-        model = build_model(features.input_shape, len(labels), 0.0, 0.0)
-        model.load_weights(result_path.parent / "best.weights.h5")
+    for r, model in finished_folds(args.run):
         train = np.isin(spk, r["train"])
         test = np.isin(spk, r["test_speakers"])
         rep = X[train][calibration_indices(int(train.sum()), args.calibration_limit)]

@@ -61,21 +61,19 @@ def main() -> None:
     ap.add_argument("--vad", default="auto")
     args = ap.parse_args()
 
-    from sernet_edge.train.model import build_model
+    from sernet_edge.train.trainer import finished_folds
     settings = json.loads((args.run / "settings.json").read_text())
-    features = FeatureConfig(**settings["features"])
+    features = FeatureConfig.from_dict(settings["features"])
     corpus = load_corpus(args.corpus)
     labels = corpus.labels
     rows = {m: {"true": [], "pred": [], "last_true": [], "last_pred": [], "speech_hops": 0,
                 "unanswered": 0} for m in MIN_SPEECH}
-    folds = sorted(p for p in (args.run / "folds").iterdir() if (p / "result.json").exists())
-    for fold_dir in folds:
-        result = json.loads((fold_dir / "result.json").read_text())
-        model = build_model(features.input_shape, len(labels))
-        model.load_weights(fold_dir / "best.weights.h5")
+    folds = []
+    for result, model in finished_folds(args.run):
+        folds.append(result["fold"])
         clf = KerasWindowClassifier(model, features, labels)
         test = [it for it in corpus.items if it.speaker in result["test_speakers"]]
-        print(f"{fold_dir.name}: {len(test)} utterances", flush=True)
+        print(f"{result['fold']}: {len(test)} utterances", flush=True)
         for item in test:
             samples = load_audio(item.path, features.sample_rate)
             truth = labels.index(item.label)
@@ -104,7 +102,7 @@ def main() -> None:
                       "unanswered_utterances": r["unanswered"],
                       "answers_per_label": {lab: int(np.sum(np.array(r["pred"]) == i))
                                         for i, lab in enumerate(labels)}})
-    report = {"run": str(args.run), "folds": [p.name for p in folds], "vad": args.vad,
+    report = {"run": str(args.run), "folds": folds, "vad": args.vad,
               "hop_seconds": 0.5, "smooth": 3, "threshold": 0.0, "gap_seconds": GAP_SECONDS,
               "machine": platform.platform(), "results": table}
     write_json(args.out, report)

@@ -365,6 +365,19 @@ def _load_best(fold_dir: Path, input_shape, n_classes, recipe):
     return model
 
 
+def finished_folds(run_dir):
+    """(result, Keras model with the fold's selected weights) for each finished fold of a
+    `train` run, in fold order: what the per-fold benchmarks score on unseen speakers."""
+    from sernet_edge.train.model import build_model
+    run_dir = Path(run_dir)
+    settings = json.loads((run_dir / "settings.json").read_text())
+    shape = FeatureConfig.from_dict(settings["features"]).input_shape
+    for result_path in sorted((run_dir / "folds").glob("*/result.json")):
+        model = build_model(shape, len(settings["labels"]), 0.0, 0.0)
+        model.load_weights(result_path.parent / "best.weights.h5")
+        yield json.loads(result_path.read_text()), model
+
+
 # ---- final model on every speaker ----
 
 def _train_final(data, extra, corpus, features, recipe, epochs, final_dir: Path, strategy, report):
