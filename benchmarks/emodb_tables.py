@@ -20,6 +20,7 @@ def main(run: str, tflite_json: str) -> None:
     report = json.loads((Path(run) / "report.json").read_text())
     tfl = json.loads(Path(tflite_json).read_text())
     by_fold = {f["fold"]: f for f in tfl["folds"]}
+    first = report.get("epochs_counted_from", 0)   # runs before it counted epochs from 0
 
     print("| fold | test speaker | validation | epoch chosen | n | UAR | WA | F1 | int8 UAR | "
           "epoch chosen on test (optimistic) UAR |")
@@ -29,7 +30,7 @@ def main(run: str, tflite_json: str) -> None:
         oracle = r.get("test_selected_on_test", {})
         i8 = by_fold.get(f["fold"], {}).get("int8", {})
         print(f"| {f['fold']} | {','.join(f['test_speakers'])} | {','.join(r['val'])} | "
-              f"{f['selected_epoch'] + 1} | {f['n']} | {pct(f['uar'])} | {pct(f['wa'])} | "
+              f"{f['selected_epoch'] + 1 - first} | {f['n']} | {pct(f['uar'])} | {pct(f['wa'])} | "
               f"{pct(f['f1'])} | {pct(i8['uar']) if i8 else '-'} | "
               f"{pct(oracle['uar']) if oracle else '-'} |")
     print()

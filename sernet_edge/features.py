@@ -74,6 +74,7 @@ class FeatureConfig:
     pad_end: bool = False             # zero-pad a last partial frame (python_speech_features)
     clip: float | None = 10.0         # clip coefficients to [-clip, clip]
     normalise: bool = True            # divide by the 99.9th percentile of |x| before features
+    cmvn: bool = False                # per utterance: each coefficient to zero mean, unit variance
 
     def __post_init__(self):
         _validate(self)  # at construction, so a bad model card fails when it is read
@@ -127,7 +128,19 @@ def extract(signal: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.n
     x = fit_length(np.asarray(signal, dtype=np.float32), config.num_samples)
     if config.normalise:
         x = normalise(x)
-    return mfcc(x, config)
+    out = mfcc(x, config)
+    return cmvn(out) if config.cmvn else out
+
+
+CMVN_FLOOR = 1e-3  # a coefficient constant over the clip (silence) becomes 0, not a division by 0
+
+
+def cmvn(features: np.ndarray) -> np.ndarray:
+    """Per-utterance mean and variance normalisation of each coefficient over all frames:
+    removes a fixed channel (microphone, room) and speaker offsets from the cepstrum."""
+    f = np.asarray(features, dtype=np.float64)
+    std = np.maximum(f.std(axis=0), CMVN_FLOOR)
+    return ((f - f.mean(axis=0)) / std).astype(np.float32)
 
 
 def mfcc(signal: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:

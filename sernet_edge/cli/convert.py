@@ -62,7 +62,8 @@ def parse_precisions(values) -> list[str]:
 @click.option("--cache-dir", type=click.Path(path_type=str), default=None,
               help="Feature cache (default ~/.cache/sernet-edge/features).")
 def convert(model_path, out_dir, precision_opts, seconds_list, calibration_path, calibration_limit,
-            eval_path, corpus_type, subset, speaker_pattern, name, card_file, max_bytes, c_array,
+            eval_path, corpus_type, subset, speaker_pattern, label_source, votes, name, card_file,
+            max_bytes, c_array,
             micro_check, cache_dir):
     """Convert MODEL.keras (from `sernet-edge train`: final/model.keras) to TFLite.
 
@@ -83,7 +84,8 @@ def convert(model_path, out_dir, precision_opts, seconds_list, calibration_path,
     source = card.get("source") or {}
 
     def corpus_at(path):
-        return load_corpus(path, corpus_type, _subset(subset, source), speaker_pattern)
+        return load_corpus(path, corpus_type, _subset(subset, source), speaker_pattern,
+                           label_source, votes)
 
     calibration = evaluation = None
     cal_corpus = None

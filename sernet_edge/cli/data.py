@@ -16,17 +16,21 @@ def data():
 @click.argument("path", type=click.Path(path_type=str))
 @corpus_options
 @click.option("--durations/--no-durations", default=True, help="Read each header for durations.")
-def info(path, corpus_type, subset, speaker_pattern, durations):
+def info(path, durations, **corpus_opts):
     """Counts per class and speaker, and durations, of the corpus at PATH."""
     from sernet_edge.audio import audio_info
+    from sernet_edge.cli.options import corpus_kwargs
     from sernet_edge.corpora import load_corpus
     from sernet_edge.errors import AudioError
 
-    corpus = load_corpus(path, corpus_type, subset, speaker_pattern)
+    corpus = load_corpus(path, **corpus_kwargs(corpus_opts))
     counts = corpus.counts()
     click.echo(f"corpus   {corpus.name} at {corpus.root}")
+    sexes = corpus.speaker_sex()
+    by_sex = "".join(f"   {sex} {sum(1 for v in sexes.values() if v == sex)}" for sex in ("F", "M")
+                     if sex in sexes.values())
     click.echo(f"files    {len(corpus.items)}   classes {len(corpus.labels)}   "
-               f"speakers {len(corpus.speakers)}")
+               f"speakers {len(corpus.speakers)}{by_sex}")
     click.echo("\nper class")
     for label in corpus.labels:
         click.echo(f"  {label:<12} {counts['label'][label]:>6}")

@@ -1,8 +1,11 @@
-"""`sernet-edge train`: cross-validate Light-SERNet on a corpus and train the final model."""
+"""`sernet-edge train`: cross-validate Light-SERNet on one or more corpora and train the
+final model."""
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 
 import click
 from click.core import ParameterSource
@@ -12,17 +15,32 @@ from sernet_edge.cli.options import corpus_options
 # option name -> Recipe field
 RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay_every",
                   "decay_factor", "l2", "dropout", "loss", "focal_gamma", "seed", "val_speakers",
-                  "select_on_test", "final_epochs", "ema_decay", "augment")
+                  "select_on_test", "final_epochs", "ema_decay", "augment", "protocol", "cv",
+                  "schedule", "balance", "label_smoothing")
 
 
 @click.command()
-@click.argument("corpus", type=click.Path(path_type=str))
+@click.argument("corpora", nargs=-1, required=True, type=click.Path(path_type=str),
+                metavar="CORPUS...")
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=str), required=True,
               help="Output folder; rerunning with the same folder resumes.")
 @corpus_options
 @click.option("--config", "config_file", type=click.Path(path_type=str),
               help="JSON or TOML file of recipe settings (command-line options win).")
+@click.option("--labels", "label_list", default=None, metavar="A,B,...",
+              help="Classes to train on (default: the labels every corpus has), e.g. "
+                   "anger,happiness,neutral,sadness.")
+@click.option("--protocol", type=click.Choice(["loso", "cv", "loco"]), default="loso",
+              show_default=True,
+              help="Folds: leave one speaker out, K groups of speakers (--cv), or leave one "
+                   "corpus out.")
+@click.option("--cv", type=click.IntRange(min=2), default=None, metavar="K",
+              help="K speaker-disjoint folds, stratified by corpus and sex (implies "
+                   "--protocol cv; 5 if only --protocol cv is given).")
 @click.option("--seconds", type=float, default=3.0, show_default=True, help="Input length.")
+@click.option("--cmvn/--no-cmvn", default=False, show_default=True,
+              help="Per-utterance mean/variance normalisation of each coefficient (stored in "
+                   "the model card, so the device does the same).")
 @click.option("--epochs", type=int, default=300, show_default=True)
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--learning-rate", type=float, default=1e-4, show_default=True)
@@ -37,8 +55,16 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
               help="Cross-entropy or focal loss.")
 @click.option("--focal-gamma", type=float, default=2.0, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--val-speakers", type=int, default=1, show_default=True,
-              help="Validation speakers per fold (taken from the training speakers) that pick the epoch.")
+@click.option("--val-speakers", type=int, default=0, show_default=True,
+              help="Validation speakers per fold (taken from the training speakers) that pick the "
+                   "epoch; 0: 1 for loso, a tenth of the training speakers for cv and loco.")
+@click.option("--schedule", type=click.Choice(["step", "cosine"]), default="step", show_default=True,
+              help="Learning rate: the paper's step decay, or a cosine to 0 over the epochs.")
+@click.option("--balance", type=click.Choice(["auto", "none", "class", "corpus"]), default="auto",
+              show_default=True,
+              help="Draw examples so that classes (and corpora) come equally often; auto: "
+                   "corpus for several corpora, none for one.")
+@click.option("--label-smoothing", type=float, default=0.0, show_default=True)
 @click.option("--select-on-test", is_flag=True,
               help="Also report the paper's optimistic numbers (epoch chosen on the test speaker).")
 @click.option("--final-epochs", type=int, default=0, show_default=True,
@@ -57,17 +83,33 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
               default="default", show_default=True,
               help="tf.distribute strategy; multiworker reads TF_CONFIG (see docs/distributed-training.md).")
 @click.pass_context
-def train(ctx, corpus, out_dir, corpus_type, subset, speaker_pattern, config_file, seconds,
-          fold_list, no_final, cache_dir, strategy, **recipe_opts):
-    """Train Light-SERNet on CORPUS with leave-one-speaker-out folds.
+def train(ctx, corpora, out_dir, corpus_type, subset, speaker_pattern, label_source, votes,
+          config_file, label_list, seconds, cmvn, fold_list, no_final, cache_dir, strategy,
+          **recipe_opts):
+    """Train Light-SERNet on CORPUS (or the union of several) with speaker-disjoint folds.
 
-    Each fold's epoch is chosen on validation speakers, never on its test speaker. Writes
-    per-fold results, report.json, confusion.png and curves.png to --out, then the final
-    model trained on every speaker (final/model.keras and final/card.json).
+    Each fold's epoch is chosen on validation speakers, never on its test speakers. Writes
+    per-fold results with a score per corpus, report.json, confusion.png and curves.png to
+    --out, then the final model trained on every speaker (final/model.keras, final/card.json).
+
+    \b
+    sernet-edge train /data/emodb -o runs/emodb --config recipes/emodb.toml
+    sernet-edge train /data/crema-d /data/emodb --cv 5 -o runs/multi
     """
-    from sernet_edge.corpora import load_corpus
+    from sernet_edge.cli.options import corpus_kwargs
+    from sernet_edge.corpora import load_corpora, union
     from sernet_edge.errors import SernetError
     from sernet_edge.features import FeatureConfig
+
+    debug = bool(ctx.find_root().params.get("debug"))
+    quiet_tensorflow(debug)
+    if recipe_opts["cv"] is not None:
+        if ctx.get_parameter_source("protocol") != ParameterSource.DEFAULT and \
+                recipe_opts["protocol"] != "cv":
+            raise SernetError(f"--cv goes with --protocol cv, not {recipe_opts['protocol']}")
+        recipe_opts["protocol"] = "cv"
+    else:
+        recipe_opts["cv"] = 5
 
     settings = {}
     feature_overrides = {}
@@ -76,21 +118,34 @@ def train(ctx, corpus, out_dir, corpus_type, subset, speaker_pattern, config_fil
         settings = Recipe.from_file(config_file)
         feature_overrides = settings.pop("features", {}) or {}
     for name in RECIPE_OPTIONS:
-        if ctx.get_parameter_source(name) != ParameterSource.DEFAULT or name not in settings:
+        source = ctx.get_parameter_source(name)
+        given = source != ParameterSource.DEFAULT or (name == "protocol" and
+                                                      ctx.get_parameter_source("cv") != ParameterSource.DEFAULT)
+        if given or name not in settings:
             settings[name] = recipe_opts[name]
     settings["augment"] = tuple(settings.get("augment") or ())
     if ctx.get_parameter_source("seconds") != ParameterSource.DEFAULT or "seconds" not in feature_overrides:
         feature_overrides["seconds"] = seconds
+    if ctx.get_parameter_source("cmvn") != ParameterSource.DEFAULT or "cmvn" not in feature_overrides:
+        feature_overrides["cmvn"] = cmvn
+    labels = settings.pop("labels", None)
+    if label_list is not None:
+        labels = [x.strip() for x in label_list.split(",") if x.strip()]
     try:
         features = FeatureConfig.from_dict(feature_overrides)
         folds = [int(x) for x in fold_list.split(",")] if fold_list else None
     except (TypeError, ValueError) as e:
         raise SernetError(f"bad setting: {e}") from None
 
-    data = load_corpus(corpus, corpus_type, subset, speaker_pattern)
+    options = corpus_kwargs(dict(corpus_type=corpus_type, subset=subset, speaker_pattern=speaker_pattern,
+                                 label_source=label_source, votes=votes))
+    data = union(load_corpora(corpora, **options), labels)
     from sernet_edge.train.recipe import Recipe
     from sernet_edge.train.trainer import train as run
-    recipe = Recipe(**settings)
+    try:
+        recipe = Recipe(**settings)
+    except TypeError as e:
+        raise SernetError(f"bad setting: {e}") from None
     recipe.validate()
 
     def progress(items):
@@ -100,10 +155,94 @@ def train(ctx, corpus, out_dir, corpus_type, subset, speaker_pattern, config_fil
         with progress(items) as it:
             yield from it
 
-    report = run(data, features, recipe, out_dir, cache_dir, strategy, folds, not no_final, bar)
+    epoch_bar = EpochBars() if sys.stderr.isatty() else None
+    report = run(data, features, recipe, out_dir, cache_dir, strategy, folds, not no_final, bar,
+                 epoch_bar)
     o = report.get("overall")
     if o:
-        click.echo(f"leave-one-speaker-out ({report['folds_run']}/{report['folds_total']} folds): "
+        click.echo(f"{recipe.protocol} ({report['folds_run']}/{report['folds_total']} folds): "
                    f"UAR {100 * o['uar']:.2f}  WA {100 * o['wa']:.2f}  F1 {100 * o['f1']:.2f}")
+        if len(report.get("per_corpus", {})) > 1:
+            for name, sc in report["per_corpus"].items():
+                click.echo(f"  {name:<12} UAR {100 * sc['uar']:.2f}  WA {100 * sc['wa']:.2f}  "
+                           f"F1 {100 * sc['f1']:.2f}  ({sc['n']} clips)")
     if "final" in report:
         click.echo(f"final model: {out_dir}/final/model.keras")
+
+
+def quiet_tensorflow(debug: bool) -> None:
+    """TensorFlow's start-up log (CPU features, oneDNN, absl) only with --debug."""
+    if debug:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # TensorFlow's C++ start-up lines (oneDNN, CUDA stub) ignore that variable: import it once
+    # with the stderr descriptor pointed at /dev/null
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                import tensorflow  # noqa: F401
+            except ImportError:
+                pass   # the trainer says how to install it
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    try:
+        import absl.logging
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    except ImportError:
+        pass
+
+
+class EpochBars:
+    """One progress line per epoch on a terminal: batches done, running loss, time left in
+    the epoch and in the fold (from the mean epoch time so far)."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.epoch_seconds: list[float] = []
+
+    def __call__(self, label: str, total: int):
+        return _EpochBar(self, label, total)
+
+
+class _EpochBar:
+    def __init__(self, owner: EpochBars, label: str, total: int):
+        self.owner, self.label, self.total = owner, label, total
+        self.t0 = time.time()
+        self.done = 0
+        # "fold03-of05 epoch 4/30" -> epochs left after this one
+        try:
+            current, of = label.rsplit(" ", 1)[-1].split("/")
+            self.left_after = int(of) - int(current)
+        except ValueError:
+            self.left_after = 0
+
+    def update(self, step: int, loss: float) -> None:
+        self.done = step
+        spent = time.time() - self.t0
+        total = self.total or step
+        per_step = spent / max(step, 1)
+        epoch_left = per_step * max(total - step, 0)
+        mean_epoch = (sum(self.owner.epoch_seconds) / len(self.owner.epoch_seconds)
+                      if self.owner.epoch_seconds else per_step * total)
+        width = 24
+        filled = int(width * step / total) if total else width
+        line = (f"\r{self.label} [{'#' * filled}{'-' * (width - filled)}] {step}/{total} "
+                f"loss {loss:.4f}  epoch left {_clock(epoch_left)}  "
+                f"fold left {_clock(epoch_left + mean_epoch * self.left_after)}")
+        self.owner.stream.write(line + " " * 4)
+        self.owner.stream.flush()
+
+    def close(self) -> None:
+        if self.done:
+            self.owner.epoch_seconds.append(time.time() - self.t0)
+            self.owner.stream.write("\r\033[K")
+            self.owner.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

@@ -78,14 +78,26 @@ def _pydataset_base():
 
 
 class TrainBatches(_pydataset_base()):
-    """Shuffled one-hot batches; online augmentation when the recipe asks for it."""
+    """Shuffled one-hot batches; online augmentation when the recipe asks for it.
 
-    def __init__(self, X, y, n_classes, recipe, seed=0):
+    With `weights` (from trainer.sample_weights) an epoch is as many examples as the data,
+    drawn with replacement in proportion to the weights, so rare corpora and classes are seen
+    as often as common ones."""
+
+    def __init__(self, X, y, n_classes, recipe, seed=0, weights=None):
         super().__init__()
         self.X, self.Y = X, np.eye(n_classes, dtype=np.float32)[y]
+        if recipe.label_smoothing:
+            self.Y = self.Y * (1 - recipe.label_smoothing) + recipe.label_smoothing / n_classes
         self.batch, self.augment = recipe.batch_size, recipe.augment
+        self.weights = weights
         self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(X))
+        self.order = self._draw()
+
+    def _draw(self):
+        if self.weights is None:
+            return self.rng.permutation(len(self.X))
+        return self.rng.choice(len(self.X), size=len(self.X), replace=True, p=self.weights)
 
     def __len__(self):
         return int(np.ceil(len(self.X) / self.batch))
@@ -100,4 +112,4 @@ class TrainBatches(_pydataset_base()):
         return X, Y
 
     def on_epoch_end(self):
-        self.order = self.rng.permutation(len(self.X))
+        self.order = self._draw()

@@ -41,7 +41,7 @@ def curves_png(results, path) -> None:
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4))
     for r in results:
         h = r["history"]
-        ep = [row["epoch"] + 1 for row in h]
+        ep = [row["epoch"] for row in h]   # counted from 1
         a1.plot(ep, [row["loss"] for row in h], lw=0.8, label=r["fold"])
         if h and "val_uar" in h[0]:
             a2.plot(ep, [row["val_uar"] for row in h], lw=0.8, label=r["fold"])
@@ -57,7 +57,7 @@ def curves_png(results, path) -> None:
 def write_all(report, results, out: Path) -> None:
     if report.get("overall"):
         confusion_png(report["overall"]["confusion"], report["labels"], out / "confusion.png",
-                      f"{report['corpus']} leave-one-speaker-out")
+                      f"{report['corpus']} {report['recipe'].get('protocol', 'loso')}")
     if results:
         curves_png(results, out / "curves.png")
 

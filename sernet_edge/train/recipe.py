@@ -12,6 +12,8 @@ from pathlib import Path
 from sernet_edge.errors import SernetError
 
 AUGMENTATIONS = ("speed", "noise", "specaugment", "mixup")
+SCHEDULES = ("step", "cosine")
+BALANCES = ("auto", "none", "class", "corpus")
 
 
 @dataclass(frozen=True)
@@ -27,12 +29,20 @@ class Recipe:
     loss: str = "ce"                  # "ce" (cross-entropy) or "focal"
     focal_gamma: float = 2.0
     seed: int = 42
-    val_speakers: int = 1             # per fold, taken from the training speakers
+    protocol: str = "loso"            # "loso", "cv" (K-fold over speakers) or "loco" (per corpus)
+    cv: int = 5                       # K for protocol "cv"
+    val_speakers: int = 0             # per fold, from the training speakers; 0: 1 for loso,
+                                      # a tenth of the training speakers (at least 2) otherwise
     select_on_test: bool = False      # also report the paper's (optimistic) test-selected epoch
     final_epochs: int = 0             # 0: median of the folds' selected epochs
     ema_decay: float = 0.0            # >0: evaluate and keep an exponential moving average of
                                       # the weights (per batch); 0 is the paper's recipe
     augment: tuple[str, ...] = ()
+    schedule: str = "step"            # "step": the paper's decay; "cosine": to 0 over the epochs
+    balance: str = "auto"             # which examples an epoch draws: "none" (each once), "class"
+                                      # (classes equally often), "corpus" (each corpus and class
+                                      # equally often); "auto": none for one corpus, else corpus
+    label_smoothing: float = 0.0
 
     @classmethod
     def from_file(cls, path) -> dict:
@@ -45,7 +55,7 @@ class Recipe:
             raise SernetError(f"{path}: cannot read config ({e})") from None
         data = data.get("train", data)
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - names - {"features"}
+        unknown = set(data) - names - {"features", "labels"}
         if unknown:
             raise SernetError(f"{path}: unknown settings {', '.join(sorted(unknown))}")
         return data
@@ -61,14 +71,29 @@ class Recipe:
         bad = [a for a in self.augment if a not in AUGMENTATIONS]
         if bad:
             raise SernetError(f"unknown augmentation {bad[0]!r} (use {', '.join(AUGMENTATIONS)})")
+        from sernet_edge.train.folds import PROTOCOLS
+        if self.protocol not in PROTOCOLS:
+            raise SernetError(f"unknown protocol {self.protocol!r} (use {', '.join(PROTOCOLS)})")
+        if self.val_speakers < 0:
+            raise SernetError(f"--val-speakers must be >= 0, got {self.val_speakers}")
+        if self.schedule not in SCHEDULES:
+            raise SernetError(f"unknown schedule {self.schedule!r} (use {', '.join(SCHEDULES)})")
+        if self.balance not in BALANCES:
+            raise SernetError(f"unknown balance {self.balance!r} (use {', '.join(BALANCES)})")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise SernetError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise SernetError(f"--ema-decay must be in [0, 1), got {self.ema_decay}")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise SernetError("epochs, batch size and learning rate must be positive")
 
 
-def learning_rate(epoch: int, recipe: Recipe) -> float:
-    """Constant until `decay_start`, then times `decay_factor` at decay_start, +every, ..."""
+def learning_rate(epoch: int, recipe: Recipe, epochs: int | None = None) -> float:
+    """"step": constant until `decay_start`, then times `decay_factor` at decay_start, +every,
+    ...; "cosine": half a cosine from the rate down to 0 over `epochs` (default the recipe's)."""
+    if recipe.schedule == "cosine":
+        total = epochs or recipe.epochs
+        return recipe.learning_rate * 0.5 * (1.0 + math.cos(math.pi * epoch / total))
     if epoch < recipe.decay_start:
         return recipe.learning_rate
     steps = (epoch - recipe.decay_start) // recipe.decay_every + 1

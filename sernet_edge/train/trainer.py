@@ -1,4 +1,7 @@
-"""Train Light-SERNet with leave-one-speaker-out folds, checkpointed and resumable.
+"""Train Light-SERNet with speaker-disjoint folds, checkpointed and resumable.
+
+Protocols (folds.py): leave-one-speaker-out, K-fold over speakers, leave-one-corpus-out.
+Epochs are counted from 1 in the log, the history and the reports.
 
 Output folder:
   folds/<fold>/last.keras, state.json   checkpoint of the running fold (model + optimizer)
@@ -30,7 +33,7 @@ from sernet_edge.io import atomic_path, write_json
 from sernet_edge.metrics import scores
 from sernet_edge.train import augment
 from sernet_edge.train.dataset import load_features
-from sernet_edge.train.folds import Fold, loso_folds
+from sernet_edge.train.folds import Fold, make_folds
 from sernet_edge.train.recipe import Recipe, learning_rate
 
 
@@ -40,7 +43,7 @@ def log(msg: str) -> None:
 
 def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cache_dir=None,
           strategy: str = "default", folds: list[int] | None = None, final: bool = True,
-          progress=None) -> dict:
+          progress=None, epoch_bar=None) -> dict:
     """Cross-validate, then train the final model. Returns the report (also in report.json)."""
     recipe.validate()
     _strategy(strategy)  # multi-worker collectives must be set up before any other TF work
@@ -48,16 +51,21 @@ def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cach
     out.mkdir(parents=True, exist_ok=True)
     _check_run_settings(out, corpus, features, recipe)
 
+    # the folds do not move with --seed: seeds are compared on the same speakers
+    all_folds = make_folds(corpus, recipe.protocol, recipe.cv, recipe.val_speakers or None)
+    bad = [i for i in folds or [] if not 0 <= i < len(all_folds)]
+    if bad:
+        raise SernetError(f"--folds {bad[0]}: the protocol has folds 0-{len(all_folds) - 1}")
     log(f"features for {len(corpus.items)} files ({corpus.name}, {features.input_shape})")
     data = load_features(corpus, features, cache_dir, progress=progress)
     extra = augment.offline_copies(corpus, features, recipe.augment, cache_dir, progress)
+    origin = np.array([it.corpus or corpus.name for it in corpus.items])
 
-    all_folds = loso_folds(corpus.speakers, recipe.val_speakers)
     chosen = [f for f in all_folds if folds is None or f.index in folds]
     results = []
     for fold in chosen:
-        results.append(_run_fold(fold, data, extra, corpus.labels, recipe, out / "folds" / fold.name,
-                                 strategy))
+        results.append(_run_fold(fold, data, extra, origin, corpus.labels, recipe,
+                                 out / "folds" / fold.name, strategy, epoch_bar))
     report = _summarise(results, corpus, features, recipe, len(all_folds))
     if is_chief():
         write_json(out / "report.json", report)
@@ -66,8 +74,8 @@ def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cach
 
     if final:
         epochs = recipe.final_epochs or (report.get("median_selected_epoch") or recipe.epochs)
-        report["final"] = _train_final(data, extra, corpus, features, recipe, epochs, out / "final",
-                                       strategy, report)
+        report["final"] = _train_final(data, extra, origin, corpus, features, recipe, epochs,
+                                       out / "final", strategy, report, epoch_bar)
         if is_chief():
             write_json(out / "report.json", report)
     return report
@@ -75,7 +83,8 @@ def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cach
 
 # ---- one fold ----
 
-def _run_fold(fold: Fold, data, extra, labels, recipe: Recipe, fold_dir: Path, strategy) -> dict:
+def _run_fold(fold: Fold, data, extra, origin, labels, recipe: Recipe, fold_dir: Path, strategy,
+              epoch_bar=None) -> dict:
     result_path = fold_dir / "result.json"
     if result_path.exists():
         log(f"{fold.name}: done before, skipped")
@@ -84,12 +93,14 @@ def _run_fold(fold: Fold, data, extra, labels, recipe: Recipe, fold_dir: Path, s
     pick = lambda names: np.isin(spk, names)  # noqa: E731
     tr, va, te = pick(fold.train), pick(fold.val), pick(fold.test)
     Xtr, ytr = _with_extra(X[tr], y[tr], extra, tr)
-    log(f"{fold.name}: train {list(fold.train)} ({len(ytr)}), val {list(fold.val)} ({va.sum()}), "
-        f"test {list(fold.test)} ({te.sum()})")
+    otr = np.concatenate([origin[tr]] * (1 + len(extra)))
+    log(f"{fold.name}: train {_names(fold.train)} ({len(ytr)}), val {_names(fold.val)} "
+        f"({va.sum()}), test {_names(fold.test)} ({te.sum()})")
 
     test_eval = (X[te], y[te]) if recipe.select_on_test else None
     history = _fit(Xtr, ytr, (X[va], y[va]), test_eval, len(labels), recipe, fold_dir,
-                   seed=recipe.seed + fold.index, strategy=strategy, tag=fold.name)
+                   seed=recipe.seed + fold.index, strategy=strategy, tag=fold.name,
+                   weights=sample_weights(ytr, otr, recipe.balance), epoch_bar=epoch_bar)
     if not is_chief():
         _wait_for_all_workers(strategy)  # the chief is writing result.json meanwhile
         return json.loads(result_path.read_text())
@@ -100,7 +111,9 @@ def _run_fold(fold: Fold, data, extra, labels, recipe: Recipe, fold_dir: Path, s
     result = {"fold": fold.name, "test_speakers": list(fold.test), "val": list(fold.val),
               "train": list(fold.train), "selected_epoch": best["epoch"],
               "val_uar": best["val_uar"], "test": scores(y[te], prob.argmax(1), labels),
-              "y_true": y[te].tolist(), "y_pred": prob.argmax(1).tolist(), "history": history}
+              "per_corpus": _per_corpus(y[te], prob.argmax(1), origin[te], labels),
+              "y_true": y[te].tolist(), "y_pred": prob.argmax(1).tolist(),
+              "corpus": origin[te].tolist(), "history": history}
     if recipe.select_on_test:
         oracle = max(history, key=lambda h: (h["test_uar"], -h["epoch"]))
         result["test_selected_on_test"] = {"epoch": oracle["epoch"], "uar": oracle["test_uar"],
@@ -110,6 +123,43 @@ def _run_fold(fold: Fold, data, extra, labels, recipe: Recipe, fold_dir: Path, s
     log(f"{fold.name}: selected epoch {best['epoch']} (val UAR {best['val_uar']:.3f}) -> "
         f"test UAR {result['test']['uar']:.3f} WA {result['test']['wa']:.3f}")
     return result
+
+
+def _names(speakers, show: int = 6) -> str:
+    """A fold's speakers for the log: all of a few, or the first ones and a count."""
+    if len(speakers) <= show:
+        return ", ".join(speakers)
+    return ", ".join(speakers[:show]) + f", ... ({len(speakers)} speakers)"
+
+
+def _per_corpus(y_true, y_pred, origin, labels) -> dict:
+    return {c: scores(y_true[origin == c], y_pred[origin == c], labels)
+            for c in sorted(set(origin.tolist()))}
+
+
+def sample_weights(y, origin, balance: str):
+    """How often an epoch draws each example, relative (None: each once, in a shuffle).
+
+    "class": every class equally often; "corpus": every corpus equally often, and within a
+    corpus every class; "auto" is "corpus" when there are several corpora, else none."""
+    corpora = sorted(set(np.asarray(origin).tolist()))
+    if balance == "auto":
+        balance = "corpus" if len(corpora) > 1 else "none"
+    if balance == "none":
+        return None
+    y, origin = np.asarray(y), np.asarray(origin)
+    w = np.zeros(len(y))
+    if balance == "class":
+        for c in np.unique(y):
+            w[y == c] = 1.0 / np.sum(y == c)
+    else:
+        for name in corpora:
+            in_corpus = origin == name
+            classes = np.unique(y[in_corpus])
+            for c in classes:
+                m = in_corpus & (y == c)
+                w[m] = 1.0 / (m.sum() * len(classes) * len(corpora))
+    return w / w.sum()
 
 
 def _with_extra(X, y, extra, mask):
@@ -177,7 +227,7 @@ def _compile(model, recipe: Recipe):
 
 
 def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: int, strategy: str,
-         tag: str, epochs: int | None = None) -> list[dict]:
+         tag: str, epochs: int | None = None, weights=None, epoch_bar=None) -> list[dict]:
     """Train with per-epoch checkpoints; resume from `ckpt_dir/last.keras` if present."""
     import keras
     from sernet_edge.train.model import build_model
@@ -199,14 +249,16 @@ def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: i
     if start >= epochs:
         return state["history"]
 
-    batches = augment.TrainBatches(Xtr, ytr, n_classes, recipe, seed=seed + 1000 * start)
-    callback = _EpochEnd(val, test, recipe, ckpt_dir, state, tag, epochs)
+    batches = augment.TrainBatches(Xtr, ytr, n_classes, recipe, seed=seed + 1000 * start,
+                                   weights=weights)
+    callback = _EpochEnd(val, test, recipe, ckpt_dir, state, tag, epochs, epoch_bar)
     if strategy == "default":
+        schedule = keras.callbacks.LearningRateScheduler(lambda e, lr: learning_rate(e, recipe, epochs))
         model.fit(batches, epochs=epochs, initial_epoch=start, verbose=0,
-                  callbacks=[keras.callbacks.LearningRateScheduler(lambda e, lr: learning_rate(e, recipe)),
-                             callback])
+                  callbacks=[schedule, callback])
     else:
         _distributed_loop(model, batches, callback, start, epochs, recipe, _strategy(strategy), tag)
+    callback.close()
     return state["history"]
 
 
@@ -242,7 +294,8 @@ def _distributed_loop(model, batches, callback, start, epochs, recipe: Recipe, d
     callback.set_model(model)
     callback.on_train_begin()
     for epoch in range(start, epochs):
-        model.optimizer.learning_rate.assign(learning_rate(epoch, recipe))
+        callback.on_epoch_begin(epoch)
+        model.optimizer.learning_rate.assign(learning_rate(epoch, recipe, epochs))
         total, seen = 0.0, 0
         for i in range(len(batches)):
             X, Y = batches[i]
@@ -250,7 +303,7 @@ def _distributed_loop(model, batches, callback, start, epochs, recipe: Recipe, d
                 continue
             total += float(step(split(X), split(Y), tf.constant(len(X), tf.float32))) * len(X)
             seen += len(X)
-            callback.on_train_batch_end(i)
+            callback.on_train_batch_end(i, {"loss": total / seen})
         batches.on_epoch_end()
         callback.on_epoch_end(epoch, {"loss": total / max(seen, 1)})
 
@@ -277,12 +330,26 @@ class _EpochEnd(_callback_base()):
     updated every batch; scoring, `best.weights.h5` and `ema.npz` use the averaged weights
     while the optimizer goes on with the raw ones."""
 
-    def __init__(self, val, test, recipe, ckpt_dir, state, tag, epochs):
+    def __init__(self, val, test, recipe, ckpt_dir, state, tag, epochs, epoch_bar=None):
         super().__init__()
         self.val, self.test, self.recipe = val, test, recipe
         self.dir, self.state, self.tag, self.epochs = ckpt_dir, state, tag, epochs
         self.t0 = time.time()
         self.shadow = None
+        self.epoch_bar, self.bar = epoch_bar, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.epoch_bar is not None:
+            self.bar = self.epoch_bar(f"{self.tag} epoch {epoch + 1}/{self.epochs}", self.params_steps())
+
+    def params_steps(self) -> int:
+        steps = (getattr(self, "params", None) or {}).get("steps")
+        return int(steps) if steps else 0
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
     def on_train_begin(self, logs=None):
         if self.recipe.ema_decay > 0:
@@ -291,6 +358,8 @@ class _EpochEnd(_callback_base()):
                 self.shadow = [w.copy() for w in self.model.get_weights()]
 
     def on_train_batch_end(self, batch, logs=None):
+        if self.bar is not None:
+            self.bar.update(batch + 1, float((logs or {}).get("loss", float("nan"))))
         if self.shadow is not None:
             d = self.recipe.ema_decay
             for s, w in zip(self.shadow, self.model.get_weights()):
@@ -298,6 +367,7 @@ class _EpochEnd(_callback_base()):
                 s += (1.0 - d) * w
 
     def on_epoch_end(self, epoch, logs=None):
+        self.close()
         live = None
         if self.shadow is not None:
             live = self.model.get_weights()
@@ -317,7 +387,7 @@ class _EpochEnd(_callback_base()):
 
     def _score_and_keep(self, epoch, logs):
         n_classes = self.model.output_shape[-1]
-        row = {"epoch": epoch, "lr": learning_rate(epoch, self.recipe),
+        row = {"epoch": epoch + 1, "lr": learning_rate(epoch, self.recipe, self.epochs),
                "loss": float((logs or {}).get("loss", float("nan"))),
                "seconds": round(time.time() - self.t0, 2)}
         self.t0 = time.time()
@@ -338,7 +408,7 @@ class _EpochEnd(_callback_base()):
             row.update({f"test_{k}": t[k] for k in ("uar", "wa", "f1")})
         self.state["history"].append(row)
         self.state["epoch"] = epoch
-        if epoch % 10 == 0 or epoch == self.epochs - 1:
+        if self.epochs <= 50 or epoch % 10 == 0 or epoch == self.epochs - 1:
             extra = f" val UAR {row['val_uar']:.3f}" if "val_uar" in row else ""
             log(f"{self.tag}: epoch {epoch + 1}/{self.epochs} loss {row['loss']:.4f}{extra} "
                 f"({row['seconds']:.1f} s)")
@@ -380,7 +450,8 @@ def finished_folds(run_dir):
 
 # ---- final model on every speaker ----
 
-def _train_final(data, extra, corpus, features, recipe, epochs, final_dir: Path, strategy, report):
+def _train_final(data, extra, origin, corpus, features, recipe, epochs, final_dir: Path, strategy,
+                 report, epoch_bar=None):
     import keras
     card_path = final_dir / "card.json"
     if card_path.exists() and (final_dir / "model.keras").exists():
@@ -390,8 +461,10 @@ def _train_final(data, extra, corpus, features, recipe, epochs, final_dir: Path,
     mask = np.ones(len(y), bool)
     Xtr, ytr = _with_extra(X, y, extra, mask)
     log(f"final model: all {len(corpus.speakers)} speakers ({len(ytr)} examples), {epochs} epochs")
+    otr = np.concatenate([origin] * (1 + len(extra)))
     history = _fit(Xtr, ytr, None, None, len(corpus.labels), recipe, final_dir / "checkpoint",
-                   seed=recipe.seed, strategy=strategy, tag="final", epochs=epochs)
+                   seed=recipe.seed, strategy=strategy, tag="final", epochs=epochs,
+                   weights=sample_weights(ytr, otr, recipe.balance), epoch_bar=epoch_bar)
     info = {"epochs": epochs, "examples": int(len(ytr)), "speakers": corpus.speakers,
             "final_loss": history[-1]["loss"] if history else None}
     if not is_chief():
@@ -404,7 +477,7 @@ def _train_final(data, extra, corpus, features, recipe, epochs, final_dir: Path,
     card = model_card.new_card(
         labels=corpus.labels, features=features, precision="keras",
         source={"corpus": corpus.name, "root": str(corpus.root), "items": len(corpus.items),
-                "speakers": corpus.speakers},
+                "speakers": corpus.speakers, "corpora": dict(corpus.counts()["corpus"])},
         metrics={"cross_validation": report.get("overall")},
         training={"recipe": recipe.to_dict(), "final": info})
     write_json(card_path, card)
@@ -419,16 +492,21 @@ def _summarise(results, corpus, features, recipe, n_folds_total) -> dict:
     y_pred = [p for r in results for p in r["y_pred"]]
     per_fold = [{"fold": r["fold"], "test_speakers": r.get("test_speakers"),
                  "selected_epoch": r["selected_epoch"], "val_uar": r["val_uar"],
-                 **{k: r["test"][k] for k in ("uar", "wa", "f1", "n")}} for r in results]
+                 **{k: r["test"][k] for k in ("uar", "wa", "f1", "n")},
+                 "per_corpus": {c: {k: v[k] for k in ("uar", "wa", "f1", "n")}
+                                for c, v in r.get("per_corpus", {}).items()}} for r in results]
+    origin = [c for r in results for c in r.get("corpus", [corpus.name] * len(r["y_true"]))]
     report = {
         "corpus": corpus.name, "labels": labels, "features": features.to_dict(),
-        "recipe": recipe.to_dict(), "protocol": f"leave-one-speaker-out, {recipe.val_speakers} "
-        "validation speaker(s) per fold chosen from the training speakers select the epoch",
+        "recipe": recipe.to_dict(), "protocol": _protocol_text(recipe),
+        "epochs_counted_from": 1,
         "folds_run": len(results), "folds_total": n_folds_total, "per_fold": per_fold,
         "overall": scores(y_true, y_pred, labels) if y_true else None,
+        "per_corpus": _per_corpus(np.array(y_true), np.array(y_pred), np.array(origin), labels)
+        if y_true else {},
         "mean_over_folds": {k: float(np.mean([f[k] for f in per_fold])) for k in ("uar", "wa", "f1")}
         if per_fold else None,
-        "median_selected_epoch": int(statistics.median([r["selected_epoch"] + 1 for r in results]))
+        "median_selected_epoch": int(statistics.median([r["selected_epoch"] for r in results]))
         if results else None,
     }
     oracle = [r["test_selected_on_test"] for r in results if "test_selected_on_test" in r]
@@ -437,6 +515,13 @@ def _summarise(results, corpus, features, recipe, n_folds_total) -> dict:
             "note": "epoch chosen on the test speaker, as the paper's code does; not a fair estimate",
             "mean_over_folds": {k: float(np.mean([o[k] for o in oracle])) for k in ("uar", "wa", "f1")}}
     return report
+
+
+def _protocol_text(recipe: Recipe) -> str:
+    val = "validation speakers from the training side (never test speakers) select the epoch"
+    return {"loso": f"leave-one-speaker-out; {val}",
+            "cv": f"{recipe.cv}-fold over speakers, stratified by corpus and sex; {val}",
+            "loco": f"leave-one-corpus-out; {val}"}[recipe.protocol]
 
 
 def _check_run_settings(out: Path, corpus, features, recipe) -> None:

@@ -1,0 +1,33 @@
+"""RAVDESS (Livingstone & Russo 2018): 24 actors, 03-01-05-01-02-01-12.wav. Speech only
+(vocal channel 01); odd actors are male. Licensed for non-commercial use: evaluate on it,
+do not ship models trained on it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sernet_edge.corpora.base import Corpus, Item, audio_files, audio_names
+
+NAME = "ravdess"
+EMOTIONS = {"01": "neutral", "02": "calm", "03": "happiness", "04": "sadness", "05": "anger",
+            "06": "fear", "07": "disgust", "08": "surprise"}
+# modality-channel-emotion-intensity-statement-repetition-actor
+FILE = re.compile(r"^(?P<modality>0[123])-(?P<channel>0[12])-(?P<emotion>0[1-8])-(?P<intensity>0[12])"
+                  r"-(?P<statement>0[12])-(?P<repetition>0[12])-(?P<actor>\d\d)\.wav$")
+
+
+def detect(root: Path) -> bool:
+    names = audio_names(root, limit=50)
+    return bool(names) and sum(bool(FILE.match(n)) for n in names) > len(names) // 2
+
+
+def load(root, **_) -> Corpus:
+    root = Path(root)
+    items = []
+    for p in audio_files(root, ".wav"):
+        m = FILE.match(p.name)
+        if m and m["channel"] == "01":
+            actor = m["actor"]
+            items.append(Item(p, EMOTIONS[m["emotion"]], actor, NAME, "M" if int(actor) % 2 else "F"))
+    return Corpus(NAME, root, sorted(EMOTIONS.values()), items)

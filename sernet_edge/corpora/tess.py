@@ -1,0 +1,30 @@
+"""TESS (Toronto emotional speech set): two actresses, OAF (older) and YAF (younger),
+OAF_back_angry.wav; "ps" is pleasant surprise. Licensed for non-commercial use."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sernet_edge.corpora.base import Corpus, Item, audio_files, audio_names
+
+NAME = "tess"
+EMOTIONS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness",
+            "neutral": "neutral", "ps": "surprise", "sad": "sadness"}
+FILE = re.compile(r"^(?P<speaker>OAF|YAF)_(?P<word>[a-z]+)_(?P<emotion>angry|disgust|fear|happy"
+                  r"|neutral|ps|sad)\.wav$", re.IGNORECASE)
+
+
+def detect(root: Path) -> bool:
+    names = audio_names(root, limit=50)
+    return bool(names) and sum(bool(FILE.match(n)) for n in names) > len(names) // 2
+
+
+def load(root, **_) -> Corpus:
+    root = Path(root)
+    items = []
+    for p in audio_files(root, ".wav"):
+        m = FILE.match(p.name)
+        if m:
+            items.append(Item(p, EMOTIONS[m["emotion"].lower()], m["speaker"].upper(), NAME, "F"))
+    return Corpus(NAME, root, sorted(EMOTIONS.values()), items)
