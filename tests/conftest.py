@@ -11,6 +11,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 CLIPS = REPO / "sernet_edge" / "clips"
 SHARED_EMODB = Path(os.environ.get("SERNET_EMODB", REPO.parent / "shared" / "data" / "emodb"))
+# CREMA-D's audio is not in ../shared (only its metadata): point SERNET_CREMA_D at a copy
+SHARED_CREMA_D = REPO.parent / "shared" / "data" / "crema-d"
+CREMA_D = Path(os.environ.get("SERNET_CREMA_D", SHARED_CREMA_D))
 
 
 def bundled_clip_paths() -> list[Path]:
@@ -29,6 +32,14 @@ def emodb_full() -> Path:
     if not (SHARED_EMODB / "wav").is_dir():
         pytest.skip(f"full EMO-DB not found at {SHARED_EMODB} (set SERNET_EMODB to its folder)")
     return SHARED_EMODB
+
+
+@pytest.fixture(scope="session")
+def crema_full() -> Path:
+    if not any(CREMA_D.glob("**/1001_DFA_ANG_XX.wav")):
+        pytest.skip(f"CREMA-D audio not found at {CREMA_D} (set SERNET_CREMA_D to the folder "
+                    "of its 7,442 WAV files; ../shared holds only its metadata)")
+    return CREMA_D
 
 
 @pytest.fixture

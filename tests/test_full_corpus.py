@@ -1,10 +1,13 @@
-"""Checks on the full EMO-DB folder (../shared/data/emodb); skipped with the reason if absent."""
+"""Checks on the full EMO-DB folder (../shared/data/emodb) and the full CREMA-D audio
+(SERNET_CREMA_D); each skipped with the reason if absent."""
 
 from __future__ import annotations
 
 import json
 
 from click.testing import CliRunner
+
+from conftest import SHARED_CREMA_D
 
 from sernet_edge.cli import main
 from sernet_edge.corpora import load_corpus
@@ -50,3 +53,25 @@ def test_classify_a_speaker_folder_in_json(emodb_full, tmp_path):
     data = json.loads(res.stdout)
     assert len(data) == len(files) == SPEAKERS["03"]
     assert {d["label"] for d in data} <= set(COUNTS)
+
+
+CREMA_COUNTS = {"anger": 1271, "disgust": 1271, "fear": 1271, "happiness": 1271, "neutral": 1087,
+                "sadness": 1271}
+
+
+def test_crema_d_data_info(crema_full):
+    res = CliRunner().invoke(main, ["data", "info", "--no-durations", str(crema_full)])
+    assert res.exit_code == 0, res.output
+    assert "files    7442   classes 6   speakers 91   F 43   M 48" in res.output
+    for label, n in CREMA_COUNTS.items():
+        assert f"  {label:<12} {n:>6}" in res.output
+
+
+def test_crema_d_labels_from_voice_votes(crema_full):
+    votes = SHARED_CREMA_D / "summaryTable.csv"
+    if not votes.is_file():
+        votes = None   # then the votes must lie in or beside the audio folder
+    agreed = load_corpus(crema_full, label_source="agreed", votes=votes)
+    assert agreed.name == "crema-d-agreed" and len(agreed.items) == 3563
+    voice = load_corpus(crema_full, label_source="voice", votes=votes)
+    assert len(voice.items) == 6797 and voice.counts()["label"]["neutral"] == 3896
