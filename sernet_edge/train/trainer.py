@@ -47,15 +47,16 @@ def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cach
     """Cross-validate, then train the final model. Returns the report (also in report.json)."""
     recipe.validate()
     _strategy(strategy)  # multi-worker collectives must be set up before any other TF work
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    _check_run_settings(out, corpus, features, recipe)
-
-    # the folds do not move with --seed: seeds are compared on the same speakers
+    # the folds do not move with --seed: seeds are compared on the same speakers. Made before
+    # settings.json is written, so that a refused protocol (--cv 20 on 8 speakers) leaves
+    # nothing that would block the corrected rerun in the same folder
     all_folds = make_folds(corpus, recipe.protocol, recipe.cv, recipe.val_speakers or None)
     bad = [i for i in folds or [] if not 0 <= i < len(all_folds)]
     if bad:
         raise SernetError(f"--folds {bad[0]}: the protocol has folds 0-{len(all_folds) - 1}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_run_settings(out, corpus, features, recipe)
     log(f"features for {len(corpus.items)} files ({corpus.name}, {features.input_shape})")
     data = load_features(corpus, features, cache_dir, progress=progress)
     extra = augment.offline_copies(corpus, features, recipe.augment, cache_dir, progress)
@@ -240,7 +241,7 @@ def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: i
         if last.exists() and state_path.exists():
             state = json.loads(state_path.read_text())
             model = keras.models.load_model(last)
-            log(f"{tag}: resuming after epoch {state['epoch']}")
+            log(f"{tag}: resuming after epoch {state['epoch'] + 1}")
         else:
             state = {"epoch": -1, "history": [], "best_val_uar": -1.0}
             model = build_model(Xtr.shape[1:], n_classes, recipe.l2, recipe.dropout)
