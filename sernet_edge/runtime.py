@@ -26,10 +26,37 @@ from sernet_edge.tflite_file import read_model, weights_sha256
 
 DEFAULT_MODEL = "light-sernet-emodb-3s-int8.tflite"
 DEFAULT_HOP_SECONDS = 1.0
+# short names for the bundled models: `-m emodb`, `-m multi-float16`
+BUNDLED = {"emodb": "light-sernet-emodb-3s-int8.tflite",
+           "emodb-float16": "light-sernet-emodb-3s-float16.tflite",
+           "multi": "light-sernet-multi-3s-int8.tflite",
+           "multi-float16": "light-sernet-multi-3s-float16.tflite"}
 
 
 def bundled_model_path(name: str = DEFAULT_MODEL) -> Path:
     return Path(str(resources.files("sernet_edge.models").joinpath(name)))
+
+
+def bundled_models() -> dict[str, Path]:
+    """Short name -> file, for the bundled models that are installed."""
+    paths = {short: bundled_model_path(file) for short, file in BUNDLED.items()}
+    return {short: p for short, p in paths.items() if p.is_file()}
+
+
+def resolve_model(model: str | os.PathLike | None) -> Path:
+    """A model file: the default bundled model, a path, or a bundled model's short name."""
+    if model is None:
+        return bundled_model_path()
+    path = Path(model)
+    if path.is_file():
+        return path
+    bundled = bundled_models()
+    if str(model) in bundled:
+        return bundled[str(model)]
+    if str(model) in BUNDLED or (path.suffix != ".tflite" and len(path.parts) == 1):
+        names = ", ".join(bundled) or "none installed"
+        raise ModelError(f"{model}: no such model file or bundled model (bundled: {names})")
+    raise ModelError(f"{path}: no such model file")
 
 
 def bundled_clips() -> list[Path]:
@@ -63,7 +90,7 @@ class Result:
 class EmotionClassifier:
     def __init__(self, model: str | os.PathLike | None = None, num_threads: int | None = None,
                  hop_seconds: float = DEFAULT_HOP_SECONDS):
-        path = Path(model) if model is not None else bundled_model_path()
+        path = resolve_model(model)
         if not path.is_file():
             raise ModelError(f"{path}: no such model file")
         data = path.read_bytes()

@@ -17,14 +17,15 @@ from sernet_edge.audio import AUDIO_EXTENSIONS
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="FILE|FOLDER|GLOB...")
 @click.option("-m", "--model", type=click.Path(path_type=str), default=None,
-              help="A .tflite model with its card (default: the bundled int8 EMO-DB model).")
+              help="A .tflite model with its card, or a bundled model by name: emodb, emodb-float16, multi, multi-float16 (default: the bundled int8 EMO-DB model).")
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="Output format.")
 @click.option("--windows", is_flag=True,
               help="Show every window's result, not only the whole-file answer (table and csv).")
 @click.option("--hop", type=float, default=1.0, show_default=True,
               help="Seconds between windows on audio longer than the model's input.")
-@click.option("--threads", type=int, default=None, help="Interpreter threads (default: LiteRT's).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Interpreter threads (default: LiteRT's).")
 @click.option("-o", "--output", type=click.Path(path_type=str), default=None,
               help="Write the results to this file (atomically) instead of standard output.")
 def classify(inputs, model, fmt, windows, hop, threads, output):
@@ -32,8 +33,10 @@ def classify(inputs, model, fmt, windows, hop, threads, output):
 
     Inputs may be files, folders (searched recursively for audio) or glob patterns. Audio
     longer than the model's window is cut into windows every --hop seconds; the answer is
-    the mean of the windows' probabilities. A file that fails is reported on standard error
-    and the rest are still classified; the exit code is then 2.
+    the mean of the windows' probabilities. A file that fails is reported once, as one
+    `error:` line on standard error, and the rest are still classified; the exit code is then
+    2. The table lists the classified files; JSON and CSV also carry each failed file with
+    its error, so a program reading them accounts for every input.
     """
     from sernet_edge.errors import SernetError
     from sernet_edge.runtime import EmotionClassifier
@@ -86,13 +89,14 @@ def expand_inputs(inputs) -> list[str]:
 
 
 def _table(results, labels, windows) -> str:
-    width = max([len(Path(p).name) for p, _, _ in results] + [4])
+    if all(r is None for _, r, _ in results):
+        return ""   # nothing classified: the error lines are the whole report
+    width = max([len(Path(p).name) for p, r, _ in results if r is not None] + [4])
     lines = [f"{'file':<{width}}  {'emotion':<10} {'conf':>5}  {'secs':>6}  top-3"]
     for path, r, err in results:
         name = Path(path).name
         if err:
-            lines.append(f"{name:<{width}}  {'ERROR':<10} {'':>5}  {'':>6}  {err}")
-            continue
+            continue   # already reported on standard error, once
         top3 = sorted(r.probabilities.items(), key=lambda kv: -kv[1])[:3]
         lines.append(f"{name:<{width}}  {r.label:<10} {r.confidence:5.2f}  {r.duration:6.2f}  "
                      + "  ".join(f"{k} {v:.2f}" for k, v in top3))
