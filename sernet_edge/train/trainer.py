@@ -37,6 +37,9 @@ from sernet_edge.train.folds import Fold, make_folds
 from sernet_edge.train.recipe import Recipe, learning_rate
 
 
+EVAL_BATCH = 128
+
+
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -312,7 +315,9 @@ def _distributed_loop(model, batches, callback, start, epochs, recipe: Recipe, d
 def _evaluate(model, X, y, n_classes) -> dict:
     if len(y) == 0:
         return {"uar": 0.0, "wa": 0.0, "f1": 0.0, "loss": 0.0}
-    prob = np.asarray(model(X, training=False))
+    # in batches: one call on a few thousand clips holds gigabytes of activations
+    prob = np.concatenate([np.asarray(model(X[i:i + EVAL_BATCH], training=False))
+                           for i in range(0, len(X), EVAL_BATCH)])
     labels = [str(i) for i in range(n_classes)]
     s = scores(y, prob.argmax(1), labels)
     loss = float(-np.mean(np.log(np.clip(prob[np.arange(len(y)), y], 1e-7, 1))))
