@@ -44,7 +44,7 @@ def main(debug):
     """Speech emotion recognition on small devices (Light-SERNet).
 
     \b
-    Device side (no TensorFlow):  classify, listen, bench, data
+    Device side (no TensorFlow):  classify, evaluate, listen, bench, data
     Training side (pip install 'sernet-edge[train]'):  train, convert
     """
 
@@ -53,7 +53,7 @@ def _register():
     from sernet_edge.cli import data, train
     main.add_command(data.data)
     main.add_command(train.train)
-    for name in ("classify", "convert", "bench", "listen"):
+    for name in ("classify", "evaluate", "convert", "bench", "listen"):
         try:
             module = __import__(f"sernet_edge.cli.{name}", fromlist=[name])
         except ImportError as e:

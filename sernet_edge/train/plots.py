@@ -1,39 +1,11 @@
-"""Report images: confusion matrices (counts and normalised) and training curves."""
+"""Report images: training curves, and confusion matrices drawn by the device-side
+`sernet_edge.plots` (which `evaluate` shares)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from sernet_edge.io import atomic_path
-
-
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def confusion_png(cm, labels, path, title="") -> None:
-    plt = _plt()
-    cm = np.asarray(cm)
-    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
-    for ax, mat, name, fmt in ((axes[0], cm, "counts", "d"), (axes[1], norm, "row-normalised", ".2f")):
-        ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-        ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
-        ax.set_yticks(range(len(labels)), labels)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        ax.set_title(f"{title} ({name})")
-        for i in range(len(labels)):
-            for j in range(len(labels)):
-                ax.text(j, i, format(mat[i, j], fmt), ha="center", va="center",
-                        color="white" if norm[i, j] > 0.5 else "black", fontsize=8)
-    fig.tight_layout()
-    _save(fig, path)
+from sernet_edge.plots import _plt, _save, confusion_png
 
 
 def curves_png(results, path) -> None:
@@ -60,9 +32,3 @@ def write_all(report, results, out: Path) -> None:
                       f"{report['corpus']} {report['recipe'].get('protocol', 'loso')}")
     if results:
         curves_png(results, out / "curves.png")
-
-
-def _save(fig, path) -> None:
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110)
-    _plt().close(fig)

@@ -1,0 +1,312 @@
+"""`sernet-edge evaluate`: how well a model does on labelled recordings (no TensorFlow)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from sernet_edge.cli.options import corpus_options
+
+POOLED = "pooled"
+
+
+@click.command()
+@click.argument("model", metavar="MODEL")
+@click.argument("corpora", nargs=-1, required=True, metavar="CORPUS...")
+@corpus_options
+@click.option("--labels", default=None, metavar="A,B,...",
+              help="Score only clips of these classes (each must be one of the model's).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Score at most N clips per corpus, spread evenly over it (same N, same clips).")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              metavar="DIR",
+              help="Also write DIR/evaluate.json (everything, per-clip predictions included), "
+                   "DIR/evaluate.txt (the table) and DIR/confusion-<corpus>.png "
+                   "(+ confusion-pooled.png; PNGs need matplotlib).")
+@click.option("--hop", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              metavar="SECONDS",
+              help="Seconds between windows on clips longer than the model's input.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Interpreter threads (default: LiteRT's).")
+def evaluate(model, corpora, labels, limit, output, hop, threads, **corpus_opts):
+    """Score MODEL on one or more labelled corpus folders.
+
+    \b
+    MODEL is a .tflite file with its card, or a bundled model's name
+    (light-sernet-emodb-3s-int8, or a unique part of it such as int8).
+    CORPUS is a folder in any layout `sernet-edge data info` knows.
+
+    Each clip is classified whole, as `classify` does (windows every --hop seconds, mean
+    probabilities); the prediction is the model's most probable class. Clips of classes the
+    model does not have are left out (standard error says how many). Standard output gets a
+    table per corpus, and pooled over all corpora when there are several: n, UAR (mean
+    recall over the classes present), WA (accuracy), macro F1 and each class's recall, in %.
+
+    With -o DIR everything is written there as well (files replaced atomically): the model,
+    each corpus's root and counts, what was left out, scores with confusion matrices (rows
+    true, columns predicted, in the model's label order), UAR per speaker, and every clip's
+    file, speaker, true class, prediction and confidence.
+    """
+    from sernet_edge.cli.options import corpus_kwargs
+    from sernet_edge.corpora import load_corpus
+    from sernet_edge.errors import CorpusError
+    from sernet_edge.runtime import EmotionClassifier
+
+    clf = EmotionClassifier(resolve_model(model), num_threads=threads, hop_seconds=hop)
+    wanted = parse_labels(labels, clf.labels)
+    loaded = []
+    for path in corpora:
+        corpus = load_corpus(path, **corpus_kwargs(corpus_opts))
+        if corpus.name in [c.name for c, _ in loaded] or corpus.name == POOLED:
+            raise CorpusError(f"{path}: a second corpus named {corpus.name!r} "
+                              "(rename the folder: results are kept by corpus name)")
+        loaded.append((corpus, select(corpus, clf.labels, wanted, limit)))
+        _say_left_out(corpus.name, loaded[-1][1])
+
+    results, failed = [], []
+    show_bar = sys.stderr.isatty()
+    for corpus, sel in loaded:
+        clips, bad = [], []
+        with click.progressbar(sel["items"], label=corpus.name, file=sys.stderr,
+                               hidden=not show_bar or len(sel["items"]) < 2) as bar:
+            for item in bar:
+                clip = score_clip(clf, corpus, item)
+                (bad if "error" in clip else clips).append(clip)
+        if not clips:
+            raise CorpusError(f"{corpus.root}: none of its {len(bad)} clips could be read: "
+                              f"first: {bad[0]['error']}")
+        failed += bad
+        results.append(corpus_report(corpus, sel, clips, bad, clf.labels))
+    pooled = None
+    if len(results) > 1:
+        pooled = summary([{**c, "speaker": f"{r['name']}/{c['speaker']}"}
+                          for r in results for c in r["clips"]], clf.labels)
+    text = table(clf, results, pooled)
+    click.echo(text, nl=False)
+    if failed:
+        click.echo(f"{len(failed)} clip{'s' if len(failed) > 1 else ''} could not be read: "
+                   f"first: {failed[0]['error']}", err=True)
+    if output is not None:
+        from sernet_edge import __version__
+        report = {"command": "evaluate", "sernet_edge_version": __version__,
+                  "model": model_info(clf),
+                  "options": {"labels": wanted, "limit": limit, "hop": hop, **corpus_opts},
+                  "corpora": results, POOLED: pooled}
+        write_outputs(output, report, text, clf.labels)
+
+
+# ---- the model ----
+
+def resolve_model(spec: str) -> Path:
+    """A .tflite path, or a bundled model: its file name, stem, or a unique dash-separated part
+    of its stem (`int8`, `emodb-3s-float16`)."""
+    from importlib import resources
+
+    from sernet_edge.errors import ModelError
+
+    path = Path(spec)
+    if path.is_file() or path.suffix == ".tflite" or "/" in spec or "\\" in spec:
+        if not path.is_file():
+            raise ModelError(f"{spec}: no such model file")
+        return path
+    bundled = sorted(Path(str(resources.files("sernet_edge.models"))).glob("*.tflite"))
+    for p in bundled:
+        if spec in (p.stem, f"light-sernet-{spec}"):
+            return p
+    matches = [p for p in bundled if f"-{spec}-" in f"-{p.stem}-"]
+    if len(matches) == 1:
+        return matches[0]
+    names = ", ".join(p.stem for p in (matches or bundled)) or "none"
+    if matches:
+        raise ModelError(f"{spec}: names several bundled models ({names}); give one of them")
+    raise ModelError(f"{spec}: no such model file or bundled model (bundled: {names})")
+
+
+def model_info(clf) -> dict:
+    card = clf.card
+    return {"file": str(clf.path), "name": card.get("name") or clf.path.stem,
+            "precision": card.get("precision"), "labels": list(clf.labels),
+            "trained_on": (card.get("source") or {}).get("corpus"),
+            "weights_sha256": card.get("weights_sha256")}
+
+
+def parse_labels(text: str | None, model_labels: list[str]) -> list[str] | None:
+    from sernet_edge.corpora import to_vocabulary
+    from sernet_edge.errors import SernetError
+
+    if text is None:
+        return None
+    names = [to_vocabulary(t) for t in text.split(",") if t.strip()]
+    if not names:
+        raise SernetError("--labels names no label")
+    for name in names:
+        if name not in model_labels:
+            raise SernetError(f"--labels: the model has no class {name!r} "
+                              f"(it has: {', '.join(model_labels)})")
+    return [lab for lab in model_labels if lab in names]   # the model's order
+
+
+# ---- which clips ----
+
+def select(corpus, model_labels, wanted=None, limit=None) -> dict:
+    """The corpus's clips to score, sorted by path, and counts of those left out and why."""
+    from sernet_edge.errors import CorpusError
+
+    items = sorted(corpus.items, key=lambda it: str(it.path))
+    present = sorted({it.label for it in items})
+    not_in_model = Counter(it.label for it in items if it.label not in model_labels)
+    items = [it for it in items if it.label in model_labels]
+    if not items:
+        raise CorpusError(f"{corpus.root}: no clip has a class the model knows (corpus: "
+                          f"{', '.join(present)}; model: {', '.join(model_labels)})")
+    not_in_labels = Counter()
+    if wanted is not None:
+        not_in_labels = Counter(it.label for it in items if it.label not in wanted)
+        items = [it for it in items if it.label in wanted]
+        if not items:
+            raise CorpusError(f"{corpus.root}: no clip of --labels {','.join(wanted)} "
+                              f"(corpus: {', '.join(present)})")
+    available = len(items)
+    if limit is not None and limit < len(items):
+        items = spread(items, limit)
+    return {"items": items, "available": available, "not_in_model": dict(sorted(not_in_model.items())),
+            "not_in_labels": dict(sorted(not_in_labels.items()))}
+
+
+def spread(items: list, n: int) -> list:
+    """n of the items, evenly spaced from the first (strictly increasing when n <= len)."""
+    return [items[i * len(items) // n] for i in range(n)]
+
+
+def _say_left_out(name: str, sel: dict) -> None:
+    gone = sel["not_in_model"]
+    if gone:
+        n = sum(gone.values())
+        click.echo(f"{name}: {n} clip{'s' if n > 1 else ''} of {', '.join(gone)} left out: "
+                   "the model has no such class" + ("es" if len(gone) > 1 else ""), err=True)
+
+
+# ---- scoring ----
+
+def score_clip(clf, corpus, item) -> dict:
+    from sernet_edge.errors import SernetError
+
+    rel = _relative(item.path, corpus.root)
+    try:
+        r = clf.classify_file(item.path)
+    except SernetError as e:
+        return {"file": rel, "speaker": item.speaker, "true": item.label, "error": str(e)}
+    return {"file": rel, "speaker": item.speaker, "true": item.label, "predicted": r.label,
+            "confidence": round(r.confidence, 6)}
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def summary(clips: list[dict], labels: list[str]) -> dict:
+    """Scores over clips (model label order), per-class counts, and UAR per speaker."""
+    from sernet_edge.metrics import scores
+
+    index = {lab: i for i, lab in enumerate(labels)}
+    y_true = [index[c["true"]] for c in clips]
+    y_pred = [index[c["predicted"]] for c in clips]
+    out = {"n": len(clips), "counts": {lab: n for lab in labels
+                                       if (n := sum(c["true"] == lab for c in clips))},
+           "scores": scores(y_true, y_pred, labels)}
+    by_speaker: dict[str, list[int]] = {}
+    for i, c in enumerate(clips):
+        by_speaker.setdefault(c["speaker"], []).append(i)
+    out["speakers"] = {}
+    for spk in sorted(by_speaker):
+        idx = by_speaker[spk]
+        s = scores([y_true[i] for i in idx], [y_pred[i] for i in idx], labels)
+        out["speakers"][spk] = {"n": s["n"], "uar": s["uar"], "wa": s["wa"]}
+    return out
+
+
+def corpus_report(corpus, sel, clips, bad, labels) -> dict:
+    report = {"name": corpus.name, "root": str(corpus.root), "n": len(clips),
+              "available": sel["available"],
+              "left_out": {"not_in_model": sel["not_in_model"], "not_in_labels": sel["not_in_labels"],
+                           "unreadable": len(bad)},
+              **{k: v for k, v in summary(clips, labels).items() if k != "n"},
+              "failed": [{"file": c["file"], "error": c["error"]} for c in bad],
+              "clips": clips}
+    return report
+
+
+# ---- output ----
+
+def table(clf, results, pooled) -> str:
+    labels = clf.labels
+    rows = [(r["name"], r) for r in results] + ([(POOLED, pooled)] if pooled else [])
+    name_w = max(len(name) for name, _ in rows + [("corpus", None)])
+    col = [max(len(lab), 6) for lab in labels]
+    lines = [f"model  {clf.path.name} ({clf.card.get('precision')}, {len(labels)} classes)", "",
+             f"{'corpus':<{name_w}}  {'n':>6}  {'UAR':>6}  {'WA':>6}  {'F1':>6}   "
+             + "  ".join(f"{lab:>{w}}" for lab, w in zip(labels, col))]
+    for name, r in rows:
+        s = r["scores"]
+        recall = [f"{100 * s['recall'][lab]:>{w}.2f}" if lab in s["recall"] else f"{'-':>{w}}"
+                  for lab, w in zip(labels, col)]
+        lines.append(f"{name:<{name_w}}  {r['n']:>6}  {100 * s['uar']:6.2f}  {100 * s['wa']:6.2f}  "
+                     f"{100 * s['f1']:6.2f}   " + "  ".join(recall))
+    lines += ["", "in %: UAR mean recall over the classes present, WA accuracy, F1 macro F1, then",
+              "each class's recall (-: no clip of that class)"]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(out: Path, report: dict, text: str, labels: list[str]) -> None:
+    from sernet_edge.io import write_text
+
+    write_text(out / "evaluate.json", compact_json(report) + "\n")
+    write_text(out / "evaluate.txt", text)
+    from sernet_edge import plots
+    from sernet_edge.plots import INSTALL_HINT
+    parts = [(r["name"], r) for r in report["corpora"]]
+    if report[POOLED]:
+        parts.append((POOLED, report[POOLED]))
+    for name, r in parts:
+        s = r["scores"]
+        title = f"{name}, n {r['n']}, UAR {100 * s['uar']:.1f}%"
+        try:
+            plots.confusion_png(s["confusion"], labels, out / f"confusion-{_safe(name)}.png", title)
+        except ImportError as e:
+            if not (e.name or "").startswith("matplotlib"):
+                raise
+            click.echo(f"confusion PNGs not written: they need matplotlib ({INSTALL_HINT})", err=True)
+            return
+
+
+def compact_json(obj, indent: str = "", lead: int = 0, row: bool = False, width: int = 100) -> str:
+    """Indented JSON in which a list or object stays on one line when it fits in `width`
+    columns, and a list's flat objects (clips) always do: one line per clip and per
+    confusion-matrix row, so the file reads and diffs well."""
+    import json
+
+    flat = json.dumps(obj)
+    scalar = (str, int, float, bool, type(None))
+    if (not isinstance(obj, (dict, list)) or not obj or len(indent) + lead + len(flat) <= width
+            or row and isinstance(obj, dict) and all(isinstance(v, scalar) for v in obj.values())):
+        return flat
+    inner = indent + "  "
+    if isinstance(obj, dict):
+        body = []
+        for k, v in obj.items():
+            key = f"{json.dumps(str(k))}: "
+            body.append(f"{inner}{key}{compact_json(v, inner, len(key), False, width)}")
+        return "{\n" + ",\n".join(body) + f"\n{indent}}}"
+    body = [inner + compact_json(v, inner, 0, True, width) for v in obj]
+    return "[\n" + ",\n".join(body) + f"\n{indent}]"
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "corpus"
