@@ -45,6 +45,16 @@ def loso_folds(speakers, val_speakers: int = 1) -> list[Fold]:
     return folds
 
 
+def _key(stratum):
+    """Strata sort as themselves; a speaker without one ("") sorts apart from (corpus, sex)
+    tuples instead of failing to compare with them."""
+    return (type(stratum).__name__, stratum)
+
+
+def _first_key(pair):
+    return _key(pair[0])
+
+
 def _stratified_order(speakers, strata: dict, seed: int) -> list[str]:
     """Speakers shuffled within each stratum (corpus, sex), then dealt out in turn from the
     strata, so that every prefix and every round-robin group holds each stratum in proportion."""
@@ -55,7 +65,8 @@ def _stratified_order(speakers, strata: dict, seed: int) -> list[str]:
     for members in groups.values():
         rng.shuffle(members)
     # interleave by position within the stratum, scaled to [0, 1): proportional dealing
-    ranked = [((i + 0.5) / len(m), key, s) for key, m in sorted(groups.items()) for i, s in enumerate(m)]
+    ranked = [((i + 0.5) / len(m), _key(key), s) for key, m in sorted(groups.items(), key=_first_key)
+              for i, s in enumerate(m)]
     return [s for _, _, s in sorted(ranked)]
 
 
@@ -69,7 +80,7 @@ def _deal(speakers, strata: dict, k: int, seed: int) -> list[list[str]]:
         by_stratum.setdefault(strata.get(s, ""), []).append(s)
     groups: list[list[str]] = [[] for _ in range(k)]
     turn = 0
-    for key in sorted(by_stratum):
+    for key in sorted(by_stratum, key=_key):
         members = by_stratum[key]
         rng.shuffle(members)
         for s in members:
