@@ -76,7 +76,7 @@ def test_data_info_emodb(emodb):
     assert code == 0 and err == ""
     assert lines(out) == [
         f"corpus emodb at {emodb}",
-        "files 9 classes 7 speakers 6",
+        "files 9 classes 7 speakers 6 F 4 M 2",   # 08, 09, 13, 16 female; 03, 11 male
         "per class",
         "anger 1", "boredom 1", "disgust 1", "fear 1", "happiness 2", "neutral 1", "sadness 2",
         "per speaker",
@@ -87,7 +87,7 @@ def test_data_info_emodb(emodb):
 
 def test_data_info_without_durations(emodb):
     code, out, _ = run("data", "info", "--no-durations", "--corpus-type", "emodb", emodb)
-    assert code == 0 and "files 9 classes 7 speakers 6" in lines(out)
+    assert code == 0 and "files 9 classes 7 speakers 6 F 4 M 2" in lines(out)
     assert "durations" not in out
 
 
@@ -96,7 +96,7 @@ def test_data_info_reports_unreadable_files(emodb):
     bad.write_bytes(bad.read_bytes()[:1000])   # cut short: the header promises 16000 bytes
     code, out, err = run("data", "info", emodb)
     assert code == 0
-    assert "files 9 classes 7 speakers 6" in lines(out)
+    assert "files 9 classes 7 speakers 6 F 4 M 2" in lines(out)
     assert "durations total 0.5 min min 1.00 s median 3.50 s max 7.00 s" in lines(out)
     (message,) = lines(err)
     assert message.startswith(f"unreadable: {bad}: truncated file")
@@ -109,8 +109,9 @@ def test_data_info_folder_with_speaker_pattern(tmp_path):
         wav(root / name, seconds)
     code, out, _ = run("data", "info", root, "--speaker-pattern", r"(?P<speaker>spk\d)_")
     assert code == 0
+    # "angry" is a spelling of anger; "calm" is its own label; a folder corpus has no sexes
     assert lines(out) == [f"corpus mine at {root}", "files 5 classes 2 speakers 3", "per class",
-                          "angry 2", "calm 3", "per speaker", "spk1 2", "spk2 1", "spk3 2",
+                          "anger 2", "calm 3", "per speaker", "spk1 2", "spk2 1", "spk3 2",
                           "durations total 0.3 min min 2.00 s median 4.00 s max 8.00 s"]
     code, out, _ = run("data", "info", root, "--no-durations")
     assert code == 0 and "files 5 classes 2 speakers 1" in lines(out) and "unknown 5" in lines(out)
@@ -132,10 +133,13 @@ def test_data_info_iemocap_subsets(tmp_path):
             wav(root / "Session1" / "sentences" / "wav" / dialog / f"{utt}.wav", 1)
     code, out, _ = run("data", "info", root)
     assert code == 0
-    assert lines(out)[:2] == [f"corpus iemocap-improvised at {root}", "files 2 classes 4 speakers 2"]
-    assert "angry 0" in lines(out) and "happy 1" in lines(out) and "Ses01M 1" in lines(out)
+    assert lines(out)[:2] == [f"corpus iemocap-improvised at {root}",
+                              "files 2 classes 4 speakers 2 F 1 M 1"]
+    assert lines(out)[2:7] == ["per class", "anger 0", "happiness 1", "neutral 1", "sadness 0"]
+    assert "Ses01M 1" in lines(out)
     code, out, _ = run("data", "info", root, "--subset", "all")
-    assert code == 0 and "files 3 classes 4 speakers 2" in lines(out) and "angry 1" in lines(out)
+    assert code == 0 and "files 3 classes 4 speakers 2 F 1 M 1" in lines(out)
+    assert "anger 1" in lines(out)
 
 
 # ---- bad input ----
@@ -150,7 +154,8 @@ def test_file_instead_of_folder(tmp_path):
 
 
 def test_empty_folder(tmp_path):
-    assert_one_line_error(*run("data", "info", tmp_path), str(tmp_path), "not an EMO-DB")
+    assert_one_line_error(*run("data", "info", tmp_path), str(tmp_path), "layout not recognised",
+                          "EMO-DB", "CREMA-D", "folder per label")
 
 
 def test_bad_speaker_pattern(tmp_path):

@@ -99,8 +99,12 @@ def test_tiny_run_writes_every_report(mini_emodb, tmp_path):
     assert report["overall"]["n"] == 2  # one test clip per speaker
     assert np.array(report["overall"]["confusion"]).shape == (7, 7)
     assert "selected_on_test_OPTIMISTIC" in report
+    assert report["epochs_counted_from"] == 1
     result = json.loads((out / "folds" / "fold00-03" / "result.json").read_text())
-    assert [h["epoch"] for h in result["history"]] == [0, 1]
+    assert [h["epoch"] for h in result["history"]] == [1, 2]   # counted from 1
+    assert result["selected_epoch"] in (1, 2)
+    assert report["per_fold"][0]["selected_epoch"] == result["selected_epoch"]
+    assert list(report["per_corpus"]) == ["emodb"] and result["corpus"] == ["emodb"]
     assert result["test_speakers"] == ["03"] and "03" not in result["train"] + result["val"]
     card = json.loads((out / "final" / "card.json").read_text())
     assert card["labels"] == report["labels"] and card["features"]["seconds"] == 1.0
@@ -123,15 +127,16 @@ def test_resume_after_interruption(mini_emodb, tmp_path, monkeypatch, strategy):
     monkeypatch.setattr(trainer._EpochEnd, "on_epoch_end", die_after_first_epoch)
     res = cli()
     assert res.exit_code == 130 and "interrupted" in res.output
+    # state.json keeps the 0-based index of the last finished epoch; the log counts from 1
     state = json.loads((out / "folds" / "fold00-03" / "state.json").read_text())
-    assert state["epoch"] == 0 and not (out / "folds" / "fold00-03" / "result.json").exists()
+    assert state["epoch"] == 0 and [h["epoch"] for h in state["history"]] == [1] and not (out / "folds" / "fold00-03" / "result.json").exists()
 
     monkeypatch.setattr(trainer._EpochEnd, "on_epoch_end", original)
     res = cli()
     assert res.exit_code == 0, res.output
-    assert "resuming after epoch 0" in res.output
+    assert "resuming after epoch 1" in res.output
     result = json.loads((out / "folds" / "fold00-03" / "result.json").read_text())
-    assert [h["epoch"] for h in result["history"]] == [0, 1]
+    assert [h["epoch"] for h in result["history"]] == [1, 2]
 
     done = (out / "folds" / "fold00-03" / "result.json").stat().st_mtime_ns
     res = cli()
@@ -154,13 +159,15 @@ def test_help_documents_every_option():
     for opt in ("--epochs", "--batch-size", "--learning-rate", "--decay-start", "--decay-every",
                 "--decay-factor", "--l2", "--dropout", "--loss", "--focal-gamma", "--seed",
                 "--val-speakers", "--select-on-test", "--final-epochs", "--augment", "--folds",
-                "--strategy", "--config", "--cache-dir", "--seconds", "--no-final"):
+                "--strategy", "--config", "--cache-dir", "--seconds", "--no-final", "--labels",
+                "--protocol", "--cv", "--cmvn", "--schedule", "--balance", "--label-smoothing",
+                "--label-source", "--votes"):
         assert opt in res.output, opt
 
 
 @pytest.mark.parametrize("setup,message", [
     (lambda p: p / "missing", "no such folder"),
-    (lambda p: (p / "empty").mkdir() or p / "empty", "not an EMO-DB, IEMOCAP or folder"),
+    (lambda p: (p / "empty").mkdir() or p / "empty", "layout not recognised"),
 ])
 def test_bad_corpus_is_one_line_error(tmp_path, setup, message):
     res = CliRunner().invoke(main, ["train", str(setup(tmp_path)), "-o", str(tmp_path / "o")])
@@ -274,7 +281,7 @@ def test_augmentations_make_extra_copies(mini_emodb, tmp_path):
     assert res.exit_code == 0, res.output
     # originals + 0.9x + 1.1x copies, each cached under its own key
     assert len(list((tmp_path / "cache").rglob("*.npy"))) == 21
-    assert "train ['09', '11', '13', '14'] (15)" in res.output  # 5 utterances x 3
+    assert "train 09, 11, 13, 14 (15), val 08 (1), test 03 (1)" in res.output  # 5 utterances x 3
 
 
 def test_ema_weights_are_selected_and_shipped(mini_emodb, tmp_path):
