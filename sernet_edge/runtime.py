@@ -53,6 +53,9 @@ def resolve_model(model: str | os.PathLike | None) -> Path:
     bundled = bundled_models()
     if str(model) in bundled:
         return bundled[str(model)]
+    for p in bundled.values():          # a bundled model's file name or stem also works
+        if str(model) in (p.name, p.stem):
+            return p
     if str(model) in BUNDLED or (path.suffix != ".tflite" and len(path.parts) == 1):
         names = ", ".join(bundled) or "none installed"
         raise ModelError(f"{model}: no such model file or bundled model (bundled: {names})")

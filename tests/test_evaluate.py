@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from sernet_edge.cli import main
-from sernet_edge.cli.evaluate import resolve_model, spread
+from sernet_edge.cli.evaluate import spread
+from sernet_edge.runtime import resolve_model
 from sernet_edge.corpora import load_corpus
 from sernet_edge.metrics import scores
 from sernet_edge.runtime import EmotionClassifier, bundled_model_path
@@ -170,7 +171,7 @@ def test_labels_restricts_scoring(emodb, tmp_path):
 # ---- (b) a RAVDESS tree: classes the model lacks are left out, and said so ----
 
 def test_ravdess_leaves_out_calm_and_surprise(ravdess, clf, tmp_path):
-    code, out, err = run("int8", ravdess, "-o", tmp_path / "out")
+    code, out, err = run("emodb", ravdess, "-o", tmp_path / "out")
     assert code == 0, err
     assert err == "ravdess: 3 clips of calm, surprise left out: the model has no such classes\n"
     c = json.loads((tmp_path / "out" / "evaluate.json").read_text())["corpora"][0]
@@ -244,12 +245,18 @@ def test_labels_absent_from_corpus(ravdess):
 
 def test_resolve_model():
     assert resolve_model(str(MODEL)) == MODEL
-    assert resolve_model("int8").name == "light-sernet-emodb-3s-int8.tflite"
+    assert resolve_model("emodb").name == "light-sernet-emodb-3s-int8.tflite"
     assert resolve_model("light-sernet-emodb-3s-float16").name == "light-sernet-emodb-3s-float16.tflite"
-    assert resolve_model("emodb-3s-float16").stem.endswith("float16")
+    assert resolve_model("light-sernet-emodb-3s-float16.tflite").stem.endswith("float16")
     from sernet_edge.errors import ModelError
-    with pytest.raises(ModelError, match="several bundled models"):
-        resolve_model("emodb")
+    with pytest.raises(ModelError, match="no such model file or bundled model"):
+        resolve_model("int9")
+
+
+def test_evaluate_by_short_name(emodb):
+    code, out, err = run("emodb-float16", emodb)
+    assert code == 0, err
+    assert "light-sernet-emodb-3s-float16.tflite" in out
 
 
 # ---- (d) JSON and PNG ----
@@ -301,7 +308,7 @@ def test_module_evaluate_never_imports_tensorflow(emodb, tmp_path):
             "bad = sorted(m for m in sys.modules\n"
             "             if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras'))\n"
             "assert not bad, bad\n")
-    done = subprocess.run([sys.executable, "-c", code, "evaluate", "int8", str(emodb), "-o",
+    done = subprocess.run([sys.executable, "-c", code, "evaluate", "emodb", str(emodb), "-o",
                            str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert table_row(done.stdout, "emodb")[1] == "11"

@@ -36,8 +36,8 @@ def evaluate(model, corpora, labels, limit, output, hop, threads, **corpus_opts)
     """Score MODEL on one or more labelled corpus folders.
 
     \b
-    MODEL is a .tflite file with its card, or a bundled model's name
-    (light-sernet-emodb-3s-int8, or a unique part of it such as int8).
+    MODEL is a .tflite file with its card, or a bundled model's name (emodb,
+    emodb-float16, multi, multi-float16).
     CORPUS is a folder in any layout `sernet-edge data info` knows.
 
     Each clip is classified whole, as `classify` does (windows every --hop seconds, mean
@@ -56,7 +56,7 @@ def evaluate(model, corpora, labels, limit, output, hop, threads, **corpus_opts)
     from sernet_edge.errors import CorpusError
     from sernet_edge.runtime import EmotionClassifier
 
-    clf = EmotionClassifier(resolve_model(model), num_threads=threads, hop_seconds=hop)
+    clf = EmotionClassifier(model, num_threads=threads, hop_seconds=hop)
     wanted = parse_labels(labels, clf.labels)
     loaded = []
     for path in corpora:
@@ -100,31 +100,6 @@ def evaluate(model, corpora, labels, limit, output, hop, threads, **corpus_opts)
 
 
 # ---- the model ----
-
-def resolve_model(spec: str) -> Path:
-    """A .tflite path, or a bundled model: its file name, stem, or a unique dash-separated part
-    of its stem (`int8`, `emodb-3s-float16`)."""
-    from importlib import resources
-
-    from sernet_edge.errors import ModelError
-
-    path = Path(spec)
-    if path.is_file() or path.suffix == ".tflite" or "/" in spec or "\\" in spec:
-        if not path.is_file():
-            raise ModelError(f"{spec}: no such model file")
-        return path
-    bundled = sorted(Path(str(resources.files("sernet_edge.models"))).glob("*.tflite"))
-    for p in bundled:
-        if spec in (p.stem, f"light-sernet-{spec}"):
-            return p
-    matches = [p for p in bundled if f"-{spec}-" in f"-{p.stem}-"]
-    if len(matches) == 1:
-        return matches[0]
-    names = ", ".join(p.stem for p in (matches or bundled)) or "none"
-    if matches:
-        raise ModelError(f"{spec}: names several bundled models ({names}); give one of them")
-    raise ModelError(f"{spec}: no such model file or bundled model (bundled: {names})")
-
 
 def model_info(clf) -> dict:
     card = clf.card
