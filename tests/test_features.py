@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from sernet_edge.audio import load_audio, preprocess
-from sernet_edge.features import (FeatureConfig, _matrices, dct_matrix, extract, mel_matrix_psf,
-                                  mel_matrix_tf, mfcc, num_frames, window_function)
+from sernet_edge.features import (CMVN_FLOOR, FeatureConfig, _matrices, cmvn, dct_matrix, extract,
+                                  mel_matrix_psf, mel_matrix_tf, mfcc, num_frames, window_function)
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP_DIRS = [REPO / "sernet_edge" / "clips",
@@ -261,3 +261,41 @@ def test_dict_round_trip_and_unknown_keys():
         FeatureConfig.from_dict({**cfg.to_dict(), "colour": "red"})
     with pytest.raises(ValueError, match="n_mfcc"):
         FeatureConfig.from_dict({**cfg.to_dict(), "n_mfcc": 500})
+
+
+# ---- per-utterance mean and variance normalisation ----
+
+def test_cmvn_zero_mean_unit_std_per_coefficient():
+    rng = np.random.default_rng(3)
+    f = rng.normal(loc=np.arange(40) - 20.0, scale=np.linspace(0.1, 5, 40), size=(184, 40))
+    out = cmvn(f)
+    assert out.shape == f.shape and out.dtype == np.float32
+    np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(out.std(axis=0), 1.0, atol=1e-5)
+    # each coefficient on its own: an affine change of one column changes nothing
+    g = f.copy()
+    g[:, 7] = 3 * g[:, 7] + 11
+    np.testing.assert_allclose(cmvn(g), out, atol=1e-5)
+
+
+def test_cmvn_constant_coefficient_becomes_zero():
+    f = np.random.default_rng(4).standard_normal((100, 5))
+    f[:, 2] = -7.5                                  # constant over the clip (silence)
+    f[:, 4] = 1.0 + np.r_[np.zeros(99), 1e-6]       # almost constant: below the floor
+    out = cmvn(f)
+    assert np.all(np.isfinite(out))
+    np.testing.assert_array_equal(out[:, 2], 0.0)
+    assert np.abs(out[:, 4]).max() < 1e-6 / CMVN_FLOOR
+    np.testing.assert_allclose(out[:, [0, 1, 3]].std(axis=0), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(cmvn(np.zeros((10, 3))), 0.0)
+
+
+def test_extract_with_cmvn_is_cmvn_of_extract():
+    for x in (synthetic(60000)["noise"], synthetic(40000)["tones"], load_audio(real_clips(1)[0])):
+        plain = extract(x, FeatureConfig(cmvn=False))
+        np.testing.assert_array_equal(extract(x, FeatureConfig(cmvn=True)), cmvn(plain))
+    assert FeatureConfig().cmvn is False          # off by default: shipped cards unchanged
+    cfg = FeatureConfig(seconds=1, cmvn=True)
+    assert FeatureConfig.from_dict(cfg.to_dict()) == cfg and cfg.to_dict()["cmvn"] is True
+    # silence stays finite and becomes all zeros
+    np.testing.assert_array_equal(extract(np.zeros(16000, np.float32), cfg), 0.0)

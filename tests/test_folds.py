@@ -10,7 +10,8 @@ import pytest
 
 from sernet_edge.corpora import Corpus, Item, union
 from sernet_edge.errors import CorpusError
-from sernet_edge.train.folds import cv_folds, default_val_speakers, loco_folds, loso_folds, make_folds
+from sernet_edge.train.folds import (cv_folds, default_val_speakers, loco_folds, loso_folds,
+                                     make_folds)
 
 # 40 speakers in 2 corpora x 2 sexes, strata of unequal sizes: a/F 13, a/M 7, b/F 9, b/M 11
 STRATA_SIZES = {("a", "F"): 13, ("a", "M"): 7, ("b", "F"): 9, ("b", "M"): 11}

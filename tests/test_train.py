@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -44,6 +45,101 @@ def test_learning_rate_schedule():
                 300: 1e-4 * d ** 13}
     for epoch, lr in expected.items():
         assert learning_rate(epoch, r) == pytest.approx(lr, rel=1e-12), epoch
+
+
+def test_cosine_schedule():
+    r = Recipe(schedule="cosine", learning_rate=1e-3, epochs=40)
+    assert learning_rate(0, r) == pytest.approx(1e-3, rel=1e-12)
+    assert learning_rate(20, r) == pytest.approx(5e-4, rel=1e-12)
+    assert learning_rate(40, r) == pytest.approx(0.0, abs=1e-18)
+    assert learning_rate(10, r) == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi / 4)))
+    # `epochs` overrides the recipe's, as for the final model's own epoch count
+    assert learning_rate(5, r, epochs=10) == pytest.approx(5e-4, rel=1e-12)
+    rates = [learning_rate(e, r) for e in range(41)]
+    assert all(a > b for a, b in zip(rates, rates[1:]))   # decreasing, unlike the step's plateau
+
+
+@pytest.mark.parametrize("bad,message", [
+    (dict(schedule="linear"), "unknown schedule"), (dict(balance="speaker"), "unknown balance"),
+    (dict(label_smoothing=1.0), "--label-smoothing"),
+    (dict(label_smoothing=-0.1), "--label-smoothing"),
+    (dict(protocol="kfold"), "unknown protocol"), (dict(val_speakers=-1), "--val-speakers"),
+])
+def test_recipe_refuses_bad_new_settings(bad, message):
+    from sernet_edge.errors import SernetError
+    with pytest.raises(SernetError, match=message):
+        Recipe(**bad).validate()
+    r = Recipe()
+    assert (r.protocol, r.cv, r.val_speakers, r.schedule, r.balance, r.label_smoothing) == \
+        ("loso", 5, 0, "step", "auto", 0.0)
+
+
+# ---- balanced sampling ----
+
+def test_sample_weights_none_and_auto():
+    from sernet_edge.train.trainer import sample_weights
+    y = np.array([0, 0, 0, 1])
+    assert sample_weights(y, np.array(["a"] * 4), "none") is None
+    assert sample_weights(y, np.array(["a"] * 4), "auto") is None       # one corpus
+    assert sample_weights(y, np.array(["a", "a", "b", "b"]), "none") is None
+    auto = sample_weights(y, np.array(["a", "a", "b", "b"]), "auto")    # several: by corpus
+    np.testing.assert_allclose(auto, sample_weights(y, np.array(["a", "a", "b", "b"]), "corpus"))
+
+
+def test_sample_weights_by_class():
+    from sernet_edge.train.trainer import sample_weights
+    y = np.array([0] * 6 + [1] * 3 + [2] * 1)
+    w = sample_weights(y, np.array(["a"] * 10), "class")
+    assert w.shape == (10,) and w.sum() == pytest.approx(1.0)
+    for c in range(3):
+        assert w[y == c].sum() == pytest.approx(1 / 3)
+        assert np.allclose(w[y == c], w[y == c][0])    # equal within a class
+    assert w[9] == pytest.approx(1 / 3) and w[0] == pytest.approx(1 / 18)
+
+
+def test_sample_weights_by_corpus():
+    from sernet_edge.train.trainer import sample_weights
+    # corpus a: 8 of class 0, 2 of class 1; corpus b: 1 of class 0, 3 of class 1, 1 of class 2
+    y = np.array([0] * 8 + [1] * 2 + [0] + [1] * 3 + [2])
+    origin = np.array(["a"] * 10 + ["b"] * 5)
+    w = sample_weights(y, origin, "corpus")
+    assert w.sum() == pytest.approx(1.0) and np.all(w > 0)
+    for name, classes in (("a", (0, 1)), ("b", (0, 1, 2))):
+        in_corpus = origin == name
+        assert w[in_corpus].sum() == pytest.approx(1 / 2)
+        for c in classes:
+            assert w[in_corpus & (y == c)].sum() == pytest.approx(1 / 2 / len(classes))
+    assert w[0] == pytest.approx(1 / 32) and w[14] == pytest.approx(1 / 6)
+
+
+def test_train_batches_draw_by_weight_and_smooth_labels():
+    from sernet_edge.train.augment import TrainBatches
+    X = np.arange(20, dtype=np.float32).reshape(20, 1, 1, 1)
+    y = np.arange(20) % 4
+    w = np.zeros(20)
+    w[[2, 5, 11]] = [0.5, 0.25, 0.25]
+    batches = TrainBatches(X, y, 4, Recipe(batch_size=8), seed=1, weights=w)
+    assert len(batches) == 3
+    drawn = []
+    for _ in range(20):
+        for i in range(len(batches)):
+            Xb, Yb = batches[i]
+            drawn += Xb.ravel().astype(int).tolist()
+            np.testing.assert_array_equal(Yb.argmax(1), y[Xb.ravel().astype(int)])
+        batches.on_epoch_end()
+    assert len(drawn) == 20 * 20 and set(drawn) == {2, 5, 11}   # only nonzero weights
+    share = Counter(drawn)
+    assert 0.4 < share[2] / len(drawn) < 0.6                     # in proportion to the weight
+    # without weights: every example once per epoch
+    plain = TrainBatches(X, y, 4, Recipe(batch_size=8), seed=1)
+    assert sorted(int(v) for i in range(len(plain)) for v in plain[i][0].ravel()) == list(range(20))
+    # one-hot targets, or smoothed: rows sum to 1, the other classes get ls / n
+    assert set(np.unique(plain.Y)) == {0.0, 1.0}
+    smooth = TrainBatches(X, y, 4, Recipe(batch_size=8, label_smoothing=0.2), seed=1)
+    _, Yb = smooth[0]
+    np.testing.assert_allclose(Yb.sum(1), 1.0, rtol=1e-6)
+    assert Yb.min() == pytest.approx(0.2 / 4) and Yb.max() == pytest.approx(1 - 0.2 + 0.2 / 4)
+    np.testing.assert_array_equal(Yb.argmax(1), y[smooth[0][0].ravel().astype(int)])
 
 
 def test_folds_never_share_a_speaker():
