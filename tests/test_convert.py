@@ -454,7 +454,8 @@ def test_cli_help_documents_every_option():
     assert result.exit_code == 0
     for option in ("--out", "--precision", "--seconds", "--calibration", "--calibration-limit",
                    "--eval", "--name", "--card", "--max-bytes", "--c-array", "--micro-check",
-                   "--corpus-type", "--subset", "--speaker-pattern", "--cache-dir"):
+                   "--corpus-type", "--subset", "--speaker-pattern", "--label-source", "--votes",
+                   "--cache-dir"):
         assert option in result.output, option
 
 
