@@ -58,6 +58,14 @@ def detect_kind(root: Path) -> str:
                       "RAVDESS, TESS file names, or a folder per label)")
 
 
+def attribution(corpus_name: str) -> str | None:
+    """Citation and licence of a corpus by its name (e.g. "crema-d-agreed" -> CREMA-D's)."""
+    for name, layout in LAYOUTS.items():
+        if corpus_name == name or corpus_name.startswith(name + "-"):
+            return layout.ATTRIBUTION
+    return None
+
+
 def load_corpora(paths, kind: str = "auto", **options) -> list[Corpus]:
     corpora = [load_corpus(p, kind, **options) for p in paths]
     names = [c.name for c in corpora]

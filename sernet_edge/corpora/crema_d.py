@@ -15,6 +15,9 @@ from sernet_edge.corpora.base import Corpus, Item, audio_files, audio_names
 from sernet_edge.errors import CorpusError
 
 NAME = "crema-d"
+ATTRIBUTION = ("CREMA-D, Cao et al., IEEE Trans. Affective Computing 5(4):377-390, 2014, "
+               "doi:10.1109/TAFFC.2014.2336244; Open Database License 1.0, contents under the "
+               "Database Contents License 1.0")
 EMOTIONS = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happiness",
             "NEU": "neutral", "SAD": "sadness"}
 VOTES = {"A": "anger", "D": "disgust", "F": "fear", "H": "happiness", "N": "neutral", "S": "sadness"}

@@ -8,6 +8,8 @@ from pathlib import Path
 from sernet_edge.corpora.base import Corpus, Item
 
 NAME = "emodb"
+ATTRIBUTION = ("Berlin Database of Emotional Speech (EMO-DB), Burkhardt et al., Interspeech 2005; "
+               "CC0-1.0")
 EMOTIONS = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear",
             "F": "happiness", "T": "sadness", "N": "neutral"}
 FILE = re.compile(r"^(?P<speaker>\d\d)(?P<text>[ab]\d\d)(?P<emotion>[WLEAFTN])(?P<version>[a-z])\.wav$")

@@ -12,6 +12,7 @@ from sernet_edge.corpora.base import Corpus, Item, to_vocabulary
 from sernet_edge.errors import CorpusError
 
 NAME = "folder"
+ATTRIBUTION = None   # the user's own corpus: its licence is theirs to state
 MACOS_DEBRIS = "__MACOSX"   # a folder of ._ resource forks that macOS zips add: not recordings
 
 
