@@ -114,9 +114,10 @@ def soak(model, seconds, hop, smooth, threshold, vad, energy_db, sample_every, t
     clf = EmotionClassifier(model, num_threads=threads)
     rate = clf.features.sample_rate
     clips = [load_audio(p, rate) for p in bundled_clips()]
-    total = int(round(seconds * rate))
     pipeline = Pipeline(clf, hop, smooth, threshold, make_gate(vad, rate, energy_db))
-    expected_hops = total // pipeline.hop
+    # whole hops only: a recording's last, shorter hop would be decided too (Pipeline.flush)
+    expected_hops = int(round(seconds * rate)) // pipeline.hop
+    total = expected_hops * pipeline.hop
     rec = Recorder(pipeline.hop_seconds, sample_every, expected_hops)
     rss_loaded = rss_bytes()
     t0 = time.perf_counter()

@@ -16,6 +16,7 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", "
 # libsndfile logs "data : 32000 (should be 15978)" for a WAV/AIFF cut short, then reads what is left
 SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 STREAMED_SIZE = 0x7FF00000   # sizes from here up are placeholders written by streaming recorders
+NOT_FINITE = "signal contains NaN or infinite samples"
 
 
 def _soundfile():
@@ -65,8 +66,15 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.nd
 def stream_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE,
                  block_seconds: float = 10.0):
     """Yield mono float32 chunks at `sample_rate`, decoding `block_seconds` at a time, so an
-    hour-long file is processed in bounded memory. Same checks as `load_audio`."""
+    hour-long file is processed in bounded memory. Same checks as `load_audio`.
+
+    Blocks come from `SoundFile.read`, which returns only the frames the decoder delivered.
+    `SoundFile.blocks` does not: it sizes its blocks from the header's frame count and yields
+    them whole, so when a file holds fewer frames than its header says (MP3 without a
+    Xing/LAME length, or cut short: libsndfile estimates the length) the last block ends in
+    never-written `np.empty` memory: whatever an earlier computation left there, NaN included."""
     path, f = _open(path)
+    name = str(path)
     with f:
         rate = f.samplerate
         if rate <= 0:
@@ -75,17 +83,20 @@ def stream_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE,
         if rate != sample_rate:
             import soxr
             stream = soxr.ResampleStream(rate, sample_rate, 1, dtype="float32", quality="HQ")
+        blocksize = max(1, int(rate * block_seconds))
         total = 0
         try:
-            for block in f.blocks(blocksize=max(1, int(rate * block_seconds)), dtype="float32",
-                                  always_2d=True):
+            while True:
+                block = f.read(blocksize, dtype="float32", always_2d=True)
+                if len(block) == 0:
+                    break
                 mono = block.mean(axis=1)
-                if not np.all(np.isfinite(mono)):
-                    raise AudioError(f"{path}: signal contains NaN or infinite samples")
+                require_finite(mono, name)
                 total += len(mono)
-                out = stream.resample_chunk(mono) if stream is not None else mono
-                if len(out):
-                    yield np.clip(out, -1.0, 1.0)
+                if stream is not None:
+                    mono = require_finite(stream.resample_chunk(mono), name, rate)
+                if len(mono):
+                    yield np.clip(mono, -1.0, 1.0)
         except AudioError:
             raise
         except Exception as e:
@@ -93,9 +104,20 @@ def stream_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE,
         if total == 0:
             raise AudioError(f"{path}: no audio samples (zero-length file)")
         if stream is not None:
-            tail = stream.resample_chunk(np.zeros(0, np.float32), last=True)
+            tail = require_finite(stream.resample_chunk(np.zeros(0, np.float32), last=True),
+                                  name, rate)
             if len(tail):
                 yield np.clip(tail, -1.0, 1.0)
+
+
+def require_finite(x: np.ndarray, name: str = "audio", resampled_from: int | None = None) -> np.ndarray:
+    """`x`, or the one AudioError for NaN or infinite samples. Checked before and after
+    resampling: finite samples far beyond full scale can overflow the resampler."""
+    if not np.all(np.isfinite(x)):
+        where = (f" after resampling from {resampled_from} Hz (samples far beyond full scale)"
+                 if resampled_from else "")
+        raise AudioError(f"{name}: {NOT_FINITE}{where}")
+    return x
 
 
 def to_mono_16k(data: np.ndarray, rate: int, name: str = "audio", sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -109,13 +131,11 @@ def to_mono_16k(data: np.ndarray, rate: int, name: str = "audio", sample_rate: i
         raise AudioError(f"{name}: no audio samples (zero-length signal)")
     if np.issubdtype(data.dtype, np.integer):
         data = data.astype(np.float32) / float(np.iinfo(data.dtype).max)
-    data = data.astype(np.float32, copy=False)
-    if not np.all(np.isfinite(data)):
-        raise AudioError(f"{name}: signal contains NaN or infinite samples")
+    data = require_finite(data.astype(np.float32, copy=False), name)
     if rate <= 0:
         raise AudioError(f"{name}: invalid sample rate {rate}")
     if rate != sample_rate:
-        data = resample(data, rate, sample_rate)
+        data = require_finite(resample(data, rate, sample_rate), name, rate)
     return np.clip(data, -1.0, 1.0)
 
 
@@ -138,10 +158,16 @@ def fit_length(x: np.ndarray, length: int) -> np.ndarray:
 
 def normalise(x: np.ndarray) -> np.ndarray:
     """Divide by the 99.9th percentile of |x| and clip to [-1, 1]; silence stays silence."""
-    peak = float(np.percentile(np.abs(x), NORM_PERCENTILE)) if len(x) else 0.0
-    if peak <= 0.0:
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    # the peak in x's own precision: a float32 peak below the smallest denormal is silence
+    peak = x.dtype.type(np.percentile(np.abs(x), NORM_PERCENTILE) if len(x) else 0.0)
+    if peak <= 0:
         return np.zeros_like(x, dtype=np.float32)
-    return np.clip(x / peak, -1.0, 1.0).astype(np.float32, copy=False)
+    # clip to the peak before dividing, which gives the same numbers as clipping after:
+    # x / peak overflows (a warning, then inf) when the peak is a denormal and a click is not
+    return np.clip(np.clip(x, -peak, peak) / peak, -1.0, 1.0).astype(np.float32, copy=False)
 
 
 def preprocess(x: np.ndarray, seconds: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:

@@ -14,7 +14,7 @@ import tempfile
 
 import numpy as np
 
-from sernet_edge.errors import ModelError, SernetError
+from sernet_edge.errors import AudioError, ModelError, SernetError
 
 
 def interpreter_class():
@@ -32,6 +32,7 @@ def interpreter_class():
 
 
 def make_interpreter(model_bytes: bytes, num_threads: int | None = None, origin: str = "model"):
+    check_threads(num_threads)
     Interpreter, _ = interpreter_class()
     try:
         with _without_native_info():
@@ -43,10 +44,25 @@ def make_interpreter(model_bytes: bytes, num_threads: int | None = None, origin:
     return interp
 
 
+def check_threads(num_threads) -> None:
+    """None (the interpreter's default) or a positive count; anything else is the caller's
+    mistake, not the model's (LiteRT says only that it cannot create the interpreter)."""
+    if num_threads is None:
+        return
+    if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)) \
+            or num_threads < 1:
+        raise SernetError(f"threads must be a positive whole number, got {num_threads!r}")
+
+
 def to_input(x: np.ndarray, detail: dict) -> np.ndarray:
     """Float features as the input tensor wants them: quantised with its own scale and zero
-    point when it is an integer tensor, and in its shape."""
+    point when it is an integer tensor, and in its shape. NaN or infinity never reaches the
+    interpreter: casting NaN to int8 gives an arbitrary number (numpy only warns), and a float
+    model passes it straight through to the probabilities."""
     x = np.asarray(x, np.float32).reshape(detail["shape"])
+    if not np.all(np.isfinite(x)):
+        raise AudioError("model input contains NaN or infinite values (the audio or its "
+                         "features were not finite)")
     if np.issubdtype(detail["dtype"], np.integer):
         scale, zero = detail["quantization"]
         info = np.iinfo(detail["dtype"])

@@ -25,6 +25,7 @@ samples = arrays(np.float32, st.integers(0, 6000),
                  elements=st.floats(width=32, allow_nan=True, allow_infinity=True))
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")   # no overflow or invalid-value warnings
 @FAST
 @given(samples, st.sampled_from([8000, 16000, 22050, 44100, 192000]))
 def test_any_array_gives_finite_features_or_audio_error(x, rate):
@@ -32,7 +33,9 @@ def test_any_array_gives_finite_features_or_audio_error(x, rate):
         y = to_mono_16k(x, rate)
     except AudioError as e:
         assert "NaN" in str(e) or "zero-length" in str(e)
-        assert x.size == 0 or not np.all(np.isfinite(x))
+        # finite samples far beyond full scale can overflow the resampler: refused after it
+        assert x.size == 0 or not np.all(np.isfinite(x)) or (
+            "after resampling" in str(e) and rate != 16000 and np.max(np.abs(x)) > 1.0)
         return
     assert y.dtype == np.float32 and np.all(np.abs(y) <= 1.0)
     f = extract(y, SHORT)

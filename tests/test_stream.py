@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -90,24 +91,35 @@ def timeline(tmp_path_factory):
     return str(path), x, (len(a), len(a) + int(SILENCE_SECONDS * RATE))
 
 
+def hop_ends(n):
+    """Where each decision ends: every HOP_N samples, then the end of a last, shorter hop."""
+    return list(range(HOP_N, n + 1, HOP_N)) + ([n] if n % HOP_N else [])
+
+
+def hop_slices(x):
+    ends = hop_ends(len(x))
+    return [x[a:b] for a, b in zip([0, *ends[:-1]], ends)]
+
+
 def reference_timeline(clf, x, gated, smooth, min_speech=0.0):
     """Per hop: the smoothed probabilities the pipeline must produce, computed directly
     (None for a gated hop, LISTENING before `min_speech` seconds of speech)."""
     history, out = deque(maxlen=smooth), []
     window = clf.features.num_samples
-    voiced = 0   # the window reaches back only to the last silent hop
-    for k, g in enumerate(gated):
-        end = (k + 1) * HOP_N
+    voiced = 0   # samples since the last silent hop: the window reaches back only to it
+    start = 0
+    for end, g in zip(hop_ends(len(x)), gated):
+        n, start = end - start, end
         if g:
             history.clear()
             out.append(None)
             voiced = 0
             continue
-        voiced += 1
-        if voiced * HOP < min_speech:
+        voiced += n
+        if voiced < round(min_speech * RATE):
             out.append(LISTENING)
             continue
-        history.append(clf.predict_window(x[max(0, end - window, end - voiced * HOP_N):end]))
+        history.append(clf.predict_window(x[max(0, end - window, end - voiced):end]))
         out.append(np.mean(np.stack(history), axis=0))
     return out
 
@@ -162,12 +174,14 @@ def test_pipeline_rejects_bad_settings(clf):
 def test_timeline_gates_silence_and_smooths_exactly(clf, timeline):
     path, x, (sil_start, sil_end) = timeline
     events, summary = replay(clf, path, threshold=0.0)
-    n = len(x) // HOP_N
+    assert len(x) % HOP_N, "the timeline should end in a partial hop"
+    n = len(x) // HOP_N + 1     # whole hops, then the last, shorter one
     assert len(events) == n == summary.hops
-    assert [e.timestamp for e in events] == [round((k + 1) * HOP, 6) for k in range(n)]
-    assert summary.duration == n * HOP and summary.stopped == "end of input"
+    assert [e.timestamp for e in events] == [round(e / RATE, 6) for e in hop_ends(len(x))]
+    assert events[-1].timestamp == round(len(x) / RATE, 6)
+    assert summary.duration == round(len(x) / RATE, 6) and summary.stopped == "end of input"
 
-    hops = [x[k * HOP_N:(k + 1) * HOP_N] for k in range(n)]
+    hops = hop_slices(x)
     gated = [rms_db(h) < -45.0 for h in hops]
     assert [e.gated for e in events] == gated
     inside = [k for k in range(n) if k * HOP_N >= sil_start and (k + 1) * HOP_N <= sil_end]
@@ -191,8 +205,7 @@ def test_timeline_gates_silence_and_smooths_exactly(clf, timeline):
 def test_min_speech_listens_first_then_answers_as_without(clf, timeline):
     path, x, _ = timeline
     events, summary = replay(clf, path, threshold=0.0, min_speech=1.5)
-    n = len(x) // HOP_N
-    gated = [rms_db(x[k * HOP_N:(k + 1) * HOP_N]) < -45.0 for k in range(n)]
+    gated = [rms_db(h) < -45.0 for h in hop_slices(x)]
     expected = reference_timeline(clf, x, gated, smooth=3, min_speech=1.5)
     assert [e.label for e in events if e.label in (SILENCE, LISTENING)] == \
         [SILENCE if w is None else LISTENING for w in expected if w is None or w is LISTENING]
@@ -218,8 +231,8 @@ def test_smooth_one_is_the_raw_window(clf, timeline):
     path, x, _ = timeline
     events, _ = replay(clf, path, smooth=1, threshold=0.0, gate=None)
     assert not any(e.gated for e in events)
-    for k in (0, 5, len(events) - 1):   # a padded start window, a full one, the last
-        end = (k + 1) * HOP_N
+    for k in (0, 5, len(events) - 2, len(events) - 1):   # padded start, full, last whole, partial
+        end = hop_ends(len(x))[k]
         want = clf.predict_window(x[max(0, end - clf.features.num_samples):end])
         got = [events[k].probabilities[lab] for lab in clf.labels]
         np.testing.assert_allclose(got, want, rtol=1e-6)
@@ -238,6 +251,44 @@ def test_chunk_sizes_do_not_change_the_events(clf, timeline):
         i += n
     assert len(one) == len(many) == 10
     assert [e.to_dict() for e in one] == [e.to_dict() for e in many]
+
+
+def test_flush_decides_the_last_partial_hop(clf, timeline):
+    _, x, _ = timeline
+    x = x[:int(2.3 * RATE)]
+    pipe = Pipeline(clf, HOP, 1, 0.0, None, wall_clock=lambda: 0.0, min_speech=0.0)
+    events = pipe.feed(x)
+    assert [e.timestamp for e in events] == [0.5, 1.0, 1.5, 2.0]
+    assert pipe.samples == len(x)
+    last = pipe.flush()
+    assert last.timestamp == 2.3 and pipe.hops == 5 and pipe.samples == len(x)
+    want = clf.predict_window(x)     # all 2.3 s of speech, no gate: the whole signal
+    np.testing.assert_allclose([last.probabilities[lab] for lab in clf.labels], want, rtol=1e-6)
+    assert pipe.flush() is None      # nothing left
+    more = pipe.feed(x[:HOP_N])      # and the stream may go on from there
+    assert [e.timestamp for e in more] == [2.8]
+
+
+def test_summary_counts_a_recording_to_its_end(clf, tmp_path):
+    """A 9.33 s recording: 18 whole hops and one of 0.33 s; the summary says 9.33 s."""
+    x = np.tile(load_audio(bundled_clips()[5]), 4)[:int(9.33 * RATE)]
+    path = tmp_path / "long.wav"
+    sf.write(path, x, RATE, subtype="FLOAT")
+    events, summary = replay(clf, str(path), gate=None)
+    assert len(events) == summary.hops == 19 and events[-1].timestamp == 9.33
+    assert summary.duration == 9.33
+    assert summary_text(summary).startswith("listened to 9.3 s of audio")
+
+
+def test_non_finite_live_audio_is_one_audio_error(clf):
+    from sernet_edge.errors import AudioError
+    pipe = Pipeline(clf, HOP, 1, 0.0, None)
+    for bad in (np.nan, np.inf):
+        chunk = np.zeros(HOP_N, np.float32)
+        chunk[100] = bad
+        with pytest.raises(AudioError, match="live audio: signal contains NaN or infinite"):
+            pipe.feed(chunk)
+    assert pipe.hops == 0
 
 
 def test_duration_stops_after_whole_hops(clf, timeline):
@@ -317,12 +368,13 @@ def test_cli_json_lines(model_path, timeline):
                                   "--vad", "energy", "--threshold", "0"])
     assert r.exit_code == 0, r.output
     lines = [json.loads(line) for line in r.stdout.splitlines()]
-    assert len(lines) == len(x) // HOP_N
+    ends = hop_ends(len(x))
+    assert len(lines) == len(ends) == len(x) // HOP_N + 1   # the last, partial hop included
     keys = {"timestamp", "wall_time", "label", "confidence", "probabilities", "level_dbfs",
             "gated", "overflows"}
-    for i, d in enumerate(lines):
+    for d, end in zip(lines, ends):
         assert set(d) == keys
-        assert d["timestamp"] == pytest.approx((i + 1) * HOP, abs=1e-9)
+        assert d["timestamp"] == pytest.approx(end / RATE, abs=1e-6)
         if d["gated"]:
             assert d["label"] == SILENCE and d["probabilities"] is None and d["confidence"] is None
         elif d["label"] == LISTENING:   # the first 1.5 s of each clip (default --min-speech)
@@ -334,6 +386,7 @@ def test_cli_json_lines(model_path, timeline):
     assert any(d["gated"] for d in lines) and not all(d["gated"] for d in lines)
     assert sum(d["label"] == LISTENING for d in lines) == 4   # 2 hops before each clip's answer
     assert f"hops {len(lines)}:" in r.stderr
+    assert f"listened to {len(x) / RATE:.1f} s" in r.stderr
 
 
 def test_cli_min_speech_zero_answers_every_voiced_hop(model_path, timeline):
@@ -406,6 +459,35 @@ def test_ctrl_c_and_sigterm_end_cleanly_with_a_summary(model_path, timeline, sig
     assert proc.returncode == 0, err
     hops = 1 + len(out.splitlines())
     assert "(interrupted)" in err and f"hops {hops}:" in err
+
+
+def test_closed_output_pipe_ends_quietly(timeline):
+    """`sernet-edge listen --json | head -1`: the reader leaves, listen ends without a word
+    and with the shell's code for SIGPIPE, like Unix tools; no 'internal error'."""
+    cmd = [sys.executable, "-m", "sernet_edge", "listen", "--file", timeline[0], "--realtime",
+           "--json", "--vad", "off", "--min-speech", "0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        first = json.loads(proc.stdout.readline())
+        proc.stdout.close()                  # what `head -1` does after its line
+        err = proc.stderr.read().decode()
+        code = proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    assert first["timestamp"] == 0.5
+    assert code == 141, err
+    assert err == "", err                    # no error line, no "Exception ignored" either
+
+
+def test_closed_output_pipe_in_a_shell(timeline):
+    sh = shutil.which("sh")
+    if sh is None:
+        pytest.skip("no POSIX shell")
+    cmd = (f"'{sys.executable}' -m sernet_edge listen --file '{timeline[0]}' --realtime --json "
+           "--vad off --min-speech 0 | head -1")
+    r = subprocess.run([sh, "-c", cmd], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert json.loads(r.stdout)["timestamp"] == 0.5
 
 
 # ---- microphone faults and the mic path, with a fake sounddevice ----
@@ -564,6 +646,20 @@ def test_overflows_are_counted_not_fatal(clf):
     summary = run(src, Pipeline(clf, HOP, 3, 0.0, None), events.append, duration=2.0)
     assert summary.overflows == 2 and summary.hops == 4 and summary.stopped == "duration"
     assert events[-1].overflows == 2
+
+
+@pytest.mark.parametrize("rate", [16000.0, 44100.0])
+def test_microphone_nan_is_one_audio_error(clf, rate):
+    """A driver that delivers NaN is refused, before and after resampling, never classified."""
+    from sernet_edge.errors import AudioError
+    n = int(rate) // 10
+    blocks = [np.zeros((n, 1), np.float32), np.full((n, 1), np.nan, np.float32)]
+    sd = fake_sounddevice([device("usb mic", 1, rate)], blocks, default=0, finish=False)
+    src = sources.MicrophoneSource(None, RATE, sd=sd)
+    events = []
+    with pytest.raises(AudioError, match="input device 'usb mic': signal contains NaN"):
+        run(src, Pipeline(clf, HOP, 3, 0.0, None), events.append)
+    assert events == []
 
 
 def test_full_queue_drops_and_counts_blocks():

@@ -3,12 +3,15 @@ together and turns every error into one line and an exit code (2: your input, 1:
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
 from sernet_edge import __version__
 from sernet_edge.errors import SernetError
+
+EXIT_OUTPUT_CLOSED = 141   # 128 + SIGPIPE (13): what a shell reports for `yes | head -1`
 
 
 class _Group(click.Group):
@@ -24,10 +27,25 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            _output_closed()
         except MemoryError:
             _fail(ctx, "out of memory", 1)
         except Exception as e:  # an internal error: still one line, code 1
             _fail(ctx, f"internal error: {type(e).__name__}: {e}", 1)
+
+
+def _output_closed():
+    """The reader of standard output went away (`sernet-edge listen --json | head -1`): end
+    quietly, as Unix tools do when SIGPIPE ends them, with the shell's code for that (141).
+    Standard output now points at /dev/null so that Python's final flush stays silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):  # stdout replaced (tests, notebooks)
+        pass
+    sys.exit(EXIT_OUTPUT_CLOSED)
 
 
 def _fail(ctx, message: str, code: int):

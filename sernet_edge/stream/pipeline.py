@@ -6,7 +6,8 @@ classifies the newest window, cut to the speech since the last silent hop (`extr
 centre-pads a short window as training padded short clips) and averages the last `smooth`
 probability vectors. Until `min_speech` seconds of speech have arrived a hop says "listening"
 without inference: answers on half a second of speech are mostly wrong. Silence clears the
-history so one utterance's answer does not leak into the next. Nothing grows while
+history so one utterance's answer does not leak into the next. At the end of a recording the
+last, shorter hop is decided too (`flush`), so the events cover all of it. Nothing grows while
 streaming: the ring, the hop buffer and the history are fixed-size.
 """
 
@@ -17,6 +18,8 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from sernet_edge.audio import require_finite
 
 DEFAULT_HOP_SECONDS = 0.5
 DEFAULT_SMOOTH = 3
@@ -138,8 +141,9 @@ class Pipeline:
         self.wall_clock = wall_clock
         self._pending = np.zeros(self.hop, np.float32)
         self._fill = 0
-        self._voiced = 0      # consecutive hops the gate let through
-        self.hops = 0
+        self._voiced = 0      # samples in the consecutive hops the gate let through
+        self._decided = 0     # samples up to the end of the last decided hop
+        self.hops = 0         # decisions made (the last one may be a shorter, flushed hop)
 
     @property
     def hop_seconds(self) -> float:
@@ -148,10 +152,10 @@ class Pipeline:
     @property
     def samples(self) -> int:
         """Samples consumed so far, including an incomplete hop."""
-        return self.hops * self.hop + self._fill
+        return self._decided + self._fill
 
     def feed(self, chunk: np.ndarray) -> list[Event]:
-        x = np.asarray(chunk, np.float32).ravel()
+        x = require_finite(np.asarray(chunk, np.float32).ravel(), "live audio")
         events, i = [], 0
         while i < len(x):
             take = min(self.hop - self._fill, len(x) - i)
@@ -163,21 +167,31 @@ class Pipeline:
                 self._fill = 0
         return events
 
+    def flush(self) -> Event | None:
+        """The decision on the incomplete last hop, at the end of the input (a 9.33 s
+        recording with 0.5 s hops: 18 hops, then this one for the last 0.33 s); None when
+        there is none. Feeding may go on afterwards: the next hop starts after it."""
+        if self._fill == 0:
+            return None
+        tail, self._fill = self._pending[:self._fill].copy(), 0
+        return self._step(tail)
+
     def _step(self, hop: np.ndarray) -> Event:
         self.ring.push(hop)
         self.hops += 1
-        t = round(self.hops * self.hop / self.rate, TIME_DECIMALS)
+        self._decided += len(hop)
+        t = round(self._decided / self.rate, TIME_DECIMALS)
         level = level_dbfs(hop)
         if self.gate is not None and not self.gate.is_speech(hop, level):
             self.smoother.reset()
             self._voiced = 0
             return Event(t, self.wall_clock(), SILENCE, None, None, level, True)
-        self._voiced += 1
-        if self._voiced * self.hop < self.min_speech_samples:
+        self._voiced = min(self._voiced + len(hop), len(self.ring.buf))
+        if self._voiced < self.min_speech_samples:
             return Event(t, self.wall_clock(), LISTENING, None, None, level, False)
         # only the speech since the last silent hop: `extract` then centre-pads it with zeros,
         # as training padded short utterances, instead of showing the model background noise
-        window = self.ring.window()[-self._voiced * self.hop:]
+        window = self.ring.window()[-self._voiced:]
         mean = self.smoother.add(self.classifier.predict_window(window))
         top = int(np.argmax(mean))
         confidence = float(mean[top])
@@ -188,9 +202,9 @@ class Pipeline:
 
 @dataclass
 class Summary:
-    duration: float                  # seconds of audio decided on (hops x hop)
+    duration: float                  # seconds of audio listened to, a last partial hop included
     wall_seconds: float
-    hops: int
+    hops: int                        # decisions (events), the last partial hop's included
     counts: Counter = field(default_factory=Counter)
     overflows: int = 0
     stopped: str = "end of input"    # "end of input", "duration" or "interrupted"
@@ -223,10 +237,16 @@ def run(source, pipeline: Pipeline, emit, duration: float | None = None) -> Summ
                 if limit is not None and pipeline.hops >= limit:
                     stopped = "duration"
                     break
+            else:   # the recording ended: decide on its last, shorter hop too
+                event = pipeline.flush()
+                if event is not None:
+                    event.overflows = source.overflows
+                    counts[event.label] += 1
+                    emit(event)
     except KeyboardInterrupt:
         stopped = "interrupted"
     finally:
         source.close()
-    return Summary(duration=round(pipeline.hops * pipeline.hop_seconds, TIME_DECIMALS),
+    return Summary(duration=round(pipeline.samples / pipeline.rate, TIME_DECIMALS),
                    wall_seconds=time.monotonic() - start, hops=pipeline.hops, counts=counts,
                    overflows=source.overflows, stopped=stopped)

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from sernet_edge.audio import SAMPLE_RATE, audio_info, stream_audio
+from sernet_edge.audio import SAMPLE_RATE, audio_info, require_finite, stream_audio
 from sernet_edge.errors import SernetError
 
 BLOCK_SECONDS = 0.1          # audio per callback / per replayed chunk
@@ -189,7 +189,10 @@ class MicrophoneSource:
             last = time.monotonic()
             self.frames_received += len(block)
             mono = block.mean(axis=1, dtype=np.float32) if block.ndim == 2 else block
-            out = resampler.resample_chunk(mono) if resampler is not None else mono
+            name = f"input device {self.name!r}"
+            out = require_finite(mono, name)
+            if resampler is not None:
+                out = require_finite(resampler.resample_chunk(mono), name, self.native_rate)
             if len(out):
                 yield np.clip(out, -1.0, 1.0)
 
