@@ -271,3 +271,17 @@ def test_same_corpus_twice(two_corpora, tmp_path):
 def test_cv_below_two_is_a_usage_error(two_corpora, tmp_path):
     code, out, err = train(two_corpora, tmp_path / "run", "--cv", "1")
     assert code == 2 and "Invalid value for '--cv'" in err and "Traceback" not in out + err
+
+
+def test_final_model_only(two_corpora, tmp_path):
+    """--folds none: no cross-validation, the final model on every speaker of both corpora."""
+    pytest.importorskip("tensorflow", reason="training needs the [train] extra (TensorFlow)")
+    out = tmp_path / "run"
+    code, stdout, err = train(two_corpora, out, "--folds", "none", "--schedule", "cosine")
+    assert code == 0, stdout + err
+    assert not (out / "folds").exists()
+    card = json.loads((out / "final" / "card.json").read_text())
+    assert card["source"]["corpora"] == {"emodb": 48, "crema-d": 48}
+    assert card["source"]["speakers"] == all_speakers()
+    assert "CREMA-D, Cao et al." in card["source"]["attribution"]["crema-d"]
+    assert card["training"]["final"]["epochs"] == 1 and card["training"]["final"]["examples"] == 96

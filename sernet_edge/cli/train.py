@@ -74,8 +74,9 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
                    "select, save and ship the averaged weights; 0 = off, as in the paper.")
 @click.option("--augment", multiple=True, type=click.Choice(["speed", "noise", "specaugment", "mixup"]),
               help="Data augmentation (repeatable); off by default.")
-@click.option("--folds", "fold_list", default=None, metavar="N,N,...",
-              help="Run only these fold numbers (0-based), e.g. to split folds across machines.")
+@click.option("--folds", "fold_list", default=None, metavar="N,N,...|none",
+              help="Run only these fold numbers (0-based), e.g. to split folds across machines; "
+                   "none: no folds, only the final model.")
 @click.option("--no-final", is_flag=True, help="Skip training the all-speaker model.")
 @click.option("--cache-dir", type=click.Path(path_type=str), default=None,
               help="Feature cache (default ~/.cache/sernet-edge/features).")
@@ -133,7 +134,8 @@ def train(ctx, corpora, out_dir, corpus_type, subset, speaker_pattern, label_sou
         labels = [x.strip() for x in label_list.split(",") if x.strip()]
     try:
         features = FeatureConfig.from_dict(feature_overrides)
-        folds = [int(x) for x in fold_list.split(",")] if fold_list else None
+        folds = None if not fold_list else [] if fold_list.strip().lower() == "none" else \
+            [int(x) for x in fold_list.split(",")]
     except (TypeError, ValueError) as e:
         raise SernetError(f"bad setting: {e}") from None
 
