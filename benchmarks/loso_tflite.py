@@ -6,6 +6,9 @@ only), and score each file on the fold's test speaker with the LiteRT interprete
 
     python benchmarks/loso_tflite.py /work/runs/emodb-3s ../shared/data/emodb \
         --out benchmarks/results/emodb-loso-tflite.json
+
+Several corpora (a run on their union) are given in the same order as to `train`; every
+score is then also given per corpus.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sernet_edge.corpora import load_corpus
+from sernet_edge.corpora import load_corpora, union
 from sernet_edge.features import FeatureConfig
 from sernet_edge.io import write_json
 from sernet_edge.metrics import scores
@@ -33,7 +36,7 @@ PRECISIONS = ("float32", "float16", "int8")
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path, help="output folder of `sernet-edge train`")
-    ap.add_argument("corpus", type=Path)
+    ap.add_argument("corpus", type=Path, nargs="+")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--calibration-limit", type=int, default=CALIBRATION_LIMIT,
                     help="most training examples that calibrate full int8 (the converter's default)")
@@ -41,8 +44,9 @@ def main() -> None:
 
     settings = json.loads((args.run / "settings.json").read_text())
     features = FeatureConfig.from_dict(settings["features"])
-    corpus = load_corpus(args.corpus)
+    corpus = union(load_corpora(args.corpus), settings["labels"])
     X, y, spk = load_features(corpus, features)
+    origin = np.array([it.corpus for it in corpus.items])
     labels = corpus.labels
 
     folds, pooled = [], {p: ([], []) for p in ("keras", *PRECISIONS)}
@@ -51,7 +55,8 @@ def main() -> None:
         test = np.isin(spk, r["test_speakers"])
         rep = X[train][calibration_indices(int(train.sum()), args.calibration_limit)]
         row = {"fold": r["fold"], "test_speakers": r["test_speakers"], "n": int(test.sum())}
-        keras_pred = np.asarray(model(X[test], training=False)).argmax(1)
+        keras_pred = np.concatenate([np.asarray(model(X[test][i:i + 128], training=False))
+                                     for i in range(0, int(test.sum()), 128)]).argmax(1)
         row["keras"] = _brief(scores(y[test], keras_pred, labels))
         pooled["keras"][0].extend(y[test]); pooled["keras"][1].extend(keras_pred)
         for precision in PRECISIONS:
@@ -59,6 +64,9 @@ def main() -> None:
             data = convert_keras(model, features, precision, rep if precision == "int8" else None)
             ev = evaluate_tflite(data, X[test], y[test], labels)
             row[precision] = {**_brief(ev), "bytes": len(data),
+                              "per_corpus": {c: _brief(scores(y[test][origin[test] == c],
+                                                              ev["pred"][origin[test] == c], labels))
+                                             for c in sorted(set(origin[test]))},
                               "agreement_with_keras": float(np.mean(ev["pred"] == keras_pred)),
                               "seconds": round(time.time() - t0, 1)}
             pooled[precision][0].extend(y[test]); pooled[precision][1].extend(ev["pred"])

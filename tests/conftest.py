@@ -16,6 +16,19 @@ SHARED_CREMA_D = REPO.parent / "shared" / "data" / "crema-d"
 CREMA_D = Path(os.environ.get("SERNET_CREMA_D", SHARED_CREMA_D))
 
 
+def write_crema_votes(path: Path, votes: dict) -> Path:
+    """A CREMA-D summaryTable.csv: clip name -> voice-only vote ("N", ties "N:S")."""
+    import csv
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, quoting=csv.QUOTE_ALL)
+        w.writerow(["", "FileName", "VoiceVote", "VoiceLevel", "FaceVote", "FaceLevel",
+                    "MultiModalVote", "MultiModalLevel"])
+        for i, (name, vote) in enumerate(votes.items(), 1):
+            w.writerow([i, name, vote, "60", "A", "50", vote, "55"])
+    return path
+
+
 def bundled_clip_paths() -> list[Path]:
     return sorted(CLIPS.glob("*.wav"))
 

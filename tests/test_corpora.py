@@ -4,13 +4,14 @@ emotion vocabulary; union of corpora; refusals."""
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+
+from conftest import write_crema_votes
 
 from sernet_edge.corpora import (EMODB_EMOTIONS, EMOTIONS, LAYOUTS, detect_kind, iemocap_speaker,
                                  load_corpora, load_corpus, load_emodb, load_folder, load_iemocap,
@@ -342,14 +343,7 @@ def build_crema(root: Path) -> Path:
 
 
 def write_votes(path: Path, votes: dict = CREMA_VOTES) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f, quoting=csv.QUOTE_ALL)
-        w.writerow(["", "FileName", "VoiceVote", "VoiceLevel", "FaceVote", "FaceLevel",
-                    "MultiModalVote", "MultiModalLevel"])
-        for i, (name, vote) in enumerate(votes.items(), 1):
-            w.writerow([i, name, vote, "60", "A", "50", vote, "55"])
-    return path
+    return write_crema_votes(path, votes)
 
 
 def crema_rows(corpus) -> list[tuple[str, str, str, str]]:

@@ -4,7 +4,6 @@ leave-one-corpus-out, per-corpus scores, --labels), and bad input as one line an
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -12,6 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
+
+from conftest import write_crema_votes as write_votes
 
 from sernet_edge.cli import main
 
@@ -41,16 +42,6 @@ def wav(path: Path, seconds: float, rate: int = 16000, seed: int = 0) -> Path:
     t = np.arange(int(seconds * rate)) / rate
     x = 0.2 * np.sin(2 * np.pi * rng.uniform(120, 400) * t) + 0.05 * rng.standard_normal(len(t))
     sf.write(str(path), x, rate, subtype="PCM_16")
-    return path
-
-
-def write_votes(path: Path, votes: dict) -> Path:
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f, quoting=csv.QUOTE_ALL)
-        w.writerow(["", "FileName", "VoiceVote", "VoiceLevel", "FaceVote", "FaceLevel",
-                    "MultiModalVote", "MultiModalLevel"])
-        for i, (name, vote) in enumerate(votes.items(), 1):
-            w.writerow([i, name, vote, "62.5", "A", "50", vote, "70"])
     return path
 
 

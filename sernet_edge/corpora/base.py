@@ -95,6 +95,12 @@ def audio_names(root: Path, limit: int | None = None) -> list[str]:
     return names
 
 
+def names_match(root: Path, pattern, sample: int = 50) -> bool:
+    """Whether most of the first audio file names under `root` follow a layout's pattern."""
+    names = audio_names(root, limit=sample)
+    return bool(names) and sum(bool(pattern.match(n)) for n in names) > len(names) // 2
+
+
 def audio_files(root: Path, suffix: str | None = None) -> list[Path]:
     """Every visible audio file under `root`, sorted; hidden files and __MACOSX/ skipped."""
     found = []

@@ -11,7 +11,7 @@ import csv
 import re
 from pathlib import Path
 
-from sernet_edge.corpora.base import Corpus, Item, audio_files, audio_names
+from sernet_edge.corpora.base import Corpus, Item, audio_files, names_match
 from sernet_edge.errors import CorpusError
 
 NAME = "crema-d"
@@ -28,8 +28,7 @@ VOTES_FILE = "summaryTable.csv"
 
 
 def detect(root: Path) -> bool:
-    names = audio_names(root, limit=50)
-    return bool(names) and sum(bool(FILE.match(n)) for n in names) > len(names) // 2
+    return names_match(root, FILE)
 
 
 def actor_sex() -> dict[str, str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sernet_edge.corpora.base import Corpus, Item, audio_files, audio_names
+from sernet_edge.corpora.base import Corpus, Item, audio_files, names_match
 
 NAME = "ravdess"
 ATTRIBUTION = ("RAVDESS, Livingstone & Russo, PLoS ONE 13(5), 2018; CC BY-NC-SA 4.0 "
@@ -20,8 +20,7 @@ FILE = re.compile(r"^(?P<modality>0[123])-(?P<channel>0[12])-(?P<emotion>0[1-8])
 
 
 def detect(root: Path) -> bool:
-    names = audio_names(root, limit=50)
-    return bool(names) and sum(bool(FILE.match(n)) for n in names) > len(names) // 2
+    return names_match(root, FILE)
 
 
 def load(root, **_) -> Corpus:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sernet_edge.corpora.base import Corpus, Item, audio_files, audio_names
+from sernet_edge.corpora.base import Corpus, Item, audio_files, names_match
 
 NAME = "tess"
 ATTRIBUTION = ("Toronto emotional speech set (TESS), Dupuis & Pichora-Fuller, 2010; "
@@ -18,8 +18,7 @@ FILE = re.compile(r"^(?P<speaker>OAF|YAF)_(?P<word>[a-z]+)_(?P<emotion>angry|dis
 
 
 def detect(root: Path) -> bool:
-    names = audio_names(root, limit=50)
-    return bool(names) and sum(bool(FILE.match(n)) for n in names) > len(names) // 2
+    return names_match(root, FILE)
 
 
 def load(root, **_) -> Corpus:
