@@ -12,7 +12,7 @@ from sernet_edge.runtime import BUNDLED, EmotionClassifier, bundled_models, reso
 
 def test_short_names_resolve_to_the_bundled_files():
     installed = bundled_models()
-    assert {"emodb", "emodb-float16"} <= set(installed)
+    assert {"emodb", "emodb-float16", "multi", "multi-float16"} <= set(installed)
     for short, path in installed.items():
         assert path.name == BUNDLED[short] and resolve_model(short) == path
 
@@ -39,3 +39,19 @@ def test_classify_by_short_name(clips):
     assert res.exit_code == 0, res.output
     res = CliRunner().invoke(main, ["classify", "-m", "nosuch", str(clips[0])])
     assert res.exit_code == 2 and "bundled: emodb" in res.output
+
+
+def test_default_is_the_multi_corpus_model(clips):
+    clf = EmotionClassifier()
+    assert clf.path.name == "light-sernet-multi-3s-int8.tflite" and clf.card["precision"] == "int8"
+    assert clf.labels == ["anger", "disgust", "fear", "happiness", "neutral", "sadness"]
+    source = clf.card["source"]
+    assert source["corpora"] == {"crema-d": 7442, "emodb": 350} and len(source["speakers"]) == 99
+    assert "Open Database License" in source["attribution"]["crema-d"]
+    assert clf.card["metrics"]["cross_validation_this_file"]["n"] == 1587
+    # EMO-DB speakers were in its training set: it should know their bundled clips (six of
+    # the seven clips are of classes it has; boredom is not one of them)
+    from sernet_edge.corpora import EMODB_EMOTIONS
+    known = [p for p in clips if EMODB_EMOTIONS[p.name[5]] in clf.labels]
+    right = sum(clf.classify_file(p).label == EMODB_EMOTIONS[p.name[5]] for p in known)
+    assert len(known) == 6 and right >= 5

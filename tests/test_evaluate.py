@@ -20,7 +20,7 @@ from sernet_edge.corpora import load_corpus
 from sernet_edge.metrics import scores
 from sernet_edge.runtime import EmotionClassifier, bundled_model_path
 
-MODEL = bundled_model_path()
+MODEL = bundled_model_path("light-sernet-emodb-3s-int8.tflite")
 # A bundled clip -> its RAVDESS emotion code (boredom has none).
 RAVDESS_CODE = {"03a01Wa.wav": "05", "08a02Ab.wav": "06", "09b03Fd.wav": "03", "11b01Eb.wav": "07",
                 "13a05Tc.wav": "04", "14a01Na.wav": "01"}

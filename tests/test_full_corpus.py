@@ -35,7 +35,7 @@ def test_data_info_prints_exact_counts(emodb_full):
 
 
 def test_bundled_model_card_describes_this_corpus(emodb_full):
-    card = EmotionClassifier().card
+    card = EmotionClassifier("emodb").card
     assert card["source"]["corpus"] == "emodb"
     assert card["source"]["items"] == 408
     assert card["source"]["speakers"] == sorted(SPEAKERS)

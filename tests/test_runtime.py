@@ -230,11 +230,11 @@ def test_cli_classify_subprocess_never_imports_tensorflow(tiny_models, clips):
 def test_bundled_model_classifies_bundled_clips(clips):
     path = bundled_model_path()
     assert path.is_file(), f"bundled model missing: {path}"
-    res = CliRunner().invoke(main, ["classify", "-f", "json", *map(str, clips)])
+    res = CliRunner().invoke(main, ["classify", "-m", "emodb", "-f", "json", *map(str, clips)])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert len(data) == 7
-    clf = EmotionClassifier()
+    clf = EmotionClassifier("emodb")
     assert clf.card["precision"] == "int8"
     # the clips were in its training set: it should know them
     from sernet_edge.corpora import EMODB_EMOTIONS

@@ -17,7 +17,7 @@ from sernet_edge.audio import AUDIO_EXTENSIONS
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="FILE|FOLDER|GLOB...")
 @click.option("-m", "--model", type=click.Path(path_type=str), default=None,
-              help="A .tflite model with its card, or a bundled model by name: emodb, emodb-float16, multi, multi-float16 (default: the bundled int8 EMO-DB model).")
+              help="A .tflite model with its card, or a bundled model by name: emodb, emodb-float16, multi, multi-float16 (default: multi).")
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="Output format.")
 @click.option("--windows", is_flag=True,

@@ -14,7 +14,7 @@ from sernet_edge.stream.vad import DEFAULT_ENERGY_DB, VAD_CHOICES
 
 @click.command()
 @click.option("-m", "--model", type=click.Path(path_type=str), default=None,
-              help="A .tflite model with its card, or a bundled model by name: emodb, emodb-float16, multi, multi-float16 (default: the bundled int8 EMO-DB model).")
+              help="A .tflite model with its card, or a bundled model by name: emodb, emodb-float16, multi, multi-float16 (default: multi).")
 @click.option("-d", "--device", default=None, metavar="INDEX|NAME",
               help="Input device: its index or part of its name (default: the system's default "
                    "input). See --list-devices.")
