@@ -43,7 +43,7 @@ def main(fold_dir: str, tflite_json: str, loco_dir: str, *models: str) -> None:
         card["metrics"]["cross_validation_this_file"] = {
             "protocol": "the same fold's weights converted to this precision (int8 calibrated on "
                         "that fold's training speakers), scored with LiteRT",
-            **brief(mine), "per_corpus": mine.get("per_corpus", {}),
+            **brief(mine), "n": fold["n"], "per_corpus": mine.get("per_corpus", {}),
             "agreement_with_keras": mine["agreement_with_keras"]}
         if loco:
             card["metrics"]["leave_one_corpus_out"] = {

@@ -164,8 +164,9 @@ def test_issue_repro_with_sox_gives_one_answer(tmp_path):
     subprocess.run([sox, str(SAD), "-C", "128", str(b)], check=True, capture_output=True)
     # sox 14.4 writes no Xing/LAME length: libsndfile's header count (mpg123's estimate)
     # promises more frames than decode, the case that read uninitialised memory
-    first = cli_json(a)[0]
-    after = cli_json(b, a)[1]
+    # the issue's model: the EMO-DB one, then the default
+    first = cli_json("-m", "emodb", a)[0]
+    after = cli_json("-m", "emodb", b, a)[1]
     assert answer(after) == answer(first)
     assert first["label"] == "sadness" and first["confidence"] > 0.9
 
