@@ -206,21 +206,17 @@ class EpochBars:
         self.stream = stream or sys.stderr
         self.epoch_seconds: list[float] = []
 
-    def __call__(self, label: str, total: int):
-        return _EpochBar(self, label, total)
+    def __call__(self, tag: str, epoch: int, epochs: int, total: int):
+        """The bar of epoch `epoch` (from 1) of `epochs`, `total` batches long."""
+        return _EpochBar(self, f"{tag} epoch {epoch}/{epochs}", total, epochs - epoch)
 
 
 class _EpochBar:
-    def __init__(self, owner: EpochBars, label: str, total: int):
+    def __init__(self, owner: EpochBars, label: str, total: int, left_after: int):
         self.owner, self.label, self.total = owner, label, total
+        self.left_after = left_after   # epochs after this one
         self.t0 = time.time()
         self.done = 0
-        # "fold03-of05 epoch 4/30" -> epochs left after this one
-        try:
-            current, of = label.rsplit(" ", 1)[-1].split("/")
-            self.left_after = int(of) - int(current)
-        except ValueError:
-            self.left_after = 0
 
     def update(self, step: int, loss: float) -> None:
         self.done = step

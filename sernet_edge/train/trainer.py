@@ -346,7 +346,7 @@ class _EpochEnd(_callback_base()):
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.epoch_bar is not None:
-            self.bar = self.epoch_bar(f"{self.tag} epoch {epoch + 1}/{self.epochs}", self.params_steps())
+            self.bar = self.epoch_bar(self.tag, epoch + 1, self.epochs, self.params_steps())
 
     def params_steps(self) -> int:
         steps = (getattr(self, "params", None) or {}).get("steps")
