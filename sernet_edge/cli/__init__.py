@@ -71,7 +71,7 @@ def _register():
     from sernet_edge.cli import data, train
     main.add_command(data.data)
     main.add_command(train.train)
-    for name in ("classify", "evaluate", "convert", "bench", "listen"):
+    for name in ("classify", "evaluate", "convert", "bench", "listen", "export_c"):
         try:
             module = __import__(f"sernet_edge.cli.{name}", fromlist=[name])
         except ImportError as e:

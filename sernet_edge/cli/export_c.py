@@ -1,0 +1,20 @@
+"""`sernet-edge export-c`: a model and its own MFCC front end as C sources for a firmware build."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("export-c")
+@click.argument("model", metavar="MODEL")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=str),
+              help="Folder for the C files (created if missing; existing files are replaced).")
+def export_c(model, out_dir):
+    """Write MODEL (a full-int8 .tflite with its card, or a bundled name such as multi) as C:
+    the model array, the card's facts (sernet_card.h), the MFCC front end generated from the
+    card's feature settings (sernet_frontend.c/.h: C99, float32, no heap) and an example
+    main.c. See docs/microcontrollers.md."""
+    from sernet_edge.export_c import export_c as write
+
+    for path in write(model, out_dir):
+        click.echo(str(path))

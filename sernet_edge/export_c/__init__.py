@@ -1,0 +1,247 @@
+"""`sernet-edge export-c`: a model and its own front end as portable C for a microcontroller.
+
+The front end (frontend.c, C99, float32, no heap) is the same `extract` as
+sernet_edge/features.py; this module computes its tables (window, FFT twiddles, sparse mel
+triangles, DCT) from the card's feature settings, so every card gets the front end its model
+was trained with. No TensorFlow: the model is read as bytes and its card from its metadata.
+"""
+
+from __future__ import annotations
+
+import math
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from sernet_edge.audio import NORM_PERCENTILE
+from sernet_edge.card import feature_config, read_card
+from sernet_edge.errors import ModelError, SernetError
+from sernet_edge.features import CMVN_FLOOR, FLOAT_EPS, FeatureConfig, _matrices
+from sernet_edge.train.micro import c_array_files, c_float, c_header_name, c_source_name, c_string
+
+FRONTEND_H, FRONTEND_C, CARD_H, MAIN_C = "sernet_frontend.h", "sernet_frontend.c", "sernet_card.h", "main.c"
+TABLES_MARK = "/*@TABLES@*/"
+PER_LINE = 6
+
+
+def export_c(model, out_dir) -> list[Path]:
+    """Write the model array, front end, card header and example main.c into `out_dir`."""
+    from sernet_edge.io import write_text
+    from sernet_edge.runtime import resolve_model
+
+    path = resolve_model(model)
+    data = path.read_bytes()
+    card = read_card(path, data)
+    if card["precision"] != "int8":
+        raise ModelError(f"{path}: export-c needs a full-int8 model for TFLite Micro, "
+                         f"this one is {card['precision']}")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise SernetError(f"{out}: exists and is not a folder")
+    files = generate(data, path.stem, card)
+    written = []
+    for name, text in files.items():
+        write_text(out / name, text)
+        written.append(out / name)
+    return written
+
+
+def generate(model: bytes, name: str, card: dict) -> dict[str, str]:
+    """File name -> text, for the model `name` (its file stem) with `card`."""
+    features = feature_config(card)
+    scale, zero = card["input"]["scale"], card["input"]["zero_point"]
+    header, source = c_array_files(model, name, card)
+    return {c_header_name(name): header, c_source_name(name): source,
+            CARD_H: card_header(name, card),
+            FRONTEND_H: frontend_header(features, scale, zero, origin=name),
+            FRONTEND_C: frontend_source(features),
+            MAIN_C: template(MAIN_C)}
+
+
+# ---- the front end ----
+
+def check_supported(config: FeatureConfig, origin: str = "model") -> None:
+    n = config.n_fft
+    if n < 4 or n & (n - 1):
+        raise ModelError(f"{origin}: the C front end needs a power-of-two FFT size, "
+                         f"the card has n_fft {n}")
+    if config.frame_length > 65535 or config.n_fft > 65535:
+        raise ModelError(f"{origin}: frame or FFT size too large for the C front end")
+
+
+def percentile_plan(n: int, q: float = NORM_PERCENTILE) -> tuple[int, float]:
+    """(index k, gamma) of numpy's linear percentile over n values: the result is
+    sorted[k] + gamma * (sorted[k+1] - sorted[k]), computed as numpy does (float64)."""
+    q = q / 100
+    virtual = n * q + (1 + q * (1 - 1 - 1)) - 1   # numpy's _compute_virtual_index, alpha=beta=1
+    if virtual >= n - 1:
+        return n - 1, 0.0
+    k = max(0, math.floor(virtual))
+    return k, virtual - k
+
+
+def frontend_header(config: FeatureConfig, scale: float, zero_point: int, origin: str = "model") -> str:
+    check_supported(config, origin)
+    t = _tables(config)
+    k, gamma = percentile_plan(config.num_samples)
+    top = config.num_samples - k
+    bins = config.n_fft // 2 + 1
+    ceps = config.num_frames * config.n_mfcc if config.cmvn else config.n_mfcc
+    work = f"(SERNET_FE_FFT_FLOATS + {bins + config.n_mels + top + ceps})"
+    flash = sum(a.nbytes for a in t.values())
+    work_bytes = 4 * (config.n_fft + bins + config.n_mels + top + ceps)
+    defines = [
+        ("SAMPLE_RATE", config.sample_rate, "mono input rate, Hz"),
+        ("NUM_SAMPLES", config.num_samples, f"{config.seconds} s window"),
+        ("NUM_FRAMES", config.num_frames, "model input: frames (time) ..."),
+        ("NUM_COEFFS", config.n_mfcc, "... by coefficients"),
+        ("INPUT_SIZE", "(SERNET_FE_NUM_FRAMES * SERNET_FE_NUM_COEFFS)", "int8 tensor, time first"),
+        ("INPUT_SCALE", c_float(scale), "real = scale * (q - zero_point)"),
+        ("INPUT_ZERO_POINT", int(zero_point), ""),
+        ("FRAME_LENGTH", config.frame_length, ""),
+        ("HOP_LENGTH", config.hop_length, ""),
+        ("N_FFT", config.n_fft, ""),
+        ("N_MELS", config.n_mels, ""),
+        ("MEL_WEIGHTS", len(t["fe_mel_weights"]), "non-zero mel triangle weights"),
+        ("NORMALISE", int(config.normalise), f"divide by the {NORM_PERCENTILE}th percentile of |x|"),
+        ("PCT_TOP", top, "largest |x| values kept to find it"),
+        ("PCT_GAMMA", c_float(gamma), ""),
+        ("PCT_ONE_MINUS_GAMMA", c_float(1 - gamma), ""),
+        ("PCT_UPPER", int(gamma >= 0.5), "numpy interpolates from above when gamma >= 0.5"),
+        ("PREEMPHASIS_ON", int(config.preemphasis != 0), ""),
+        ("PREEMPHASIS", c_float(config.preemphasis), ""),
+        ("POWER", int(config.spectrum == "power"), "1: |X|^2 / n_fft, 0: |X|"),
+        ("LOG_OFFSET", c_float(config.log_offset), "log(mel + offset)"),
+        ("LOG_FLOOR_ON", int(config.log_floor != 0), ""),
+        ("LOG_FLOOR", c_float(config.log_floor), "mel == 0 becomes this"),
+        ("APPEND_ENERGY", int(config.append_energy), "c0 = log frame energy"),
+        ("ENERGY_FLOOR", c_float(FLOAT_EPS), ""),
+        ("CLIP_ON", int(config.clip is not None), ""),
+        ("CLIP", c_float(config.clip or 0.0), ""),
+        ("CMVN", int(config.cmvn), "per-clip mean/variance normalisation"),
+        ("CMVN_FLOOR", c_float(CMVN_FLOOR), ""),
+        ("ERR_ARGUMENT", -1, ""),
+        ("ERR_NOT_FINITE", -2, "a sample is NaN or infinite"),
+    ]
+    lines = [
+        f"/* MFCC front end for {origin}, generated by `sernet-edge export-c`; do not edit.",
+        " * The same numbers as sernet_edge/features.py `extract` with the model card's settings:",
+        f" *   {_settings_line(config)}",
+        f" * Flash: {flash:,} B of tables plus the code. RAM: no heap, no static state",
+        f" * (except CMSIS-DSP's instance); the caller's work buffer of SERNET_FE_WORK_FLOATS",
+        f" * floats ({work_bytes:,} B; {work_bytes + 4 * config.n_fft:,} B with CMSIS-DSP) and about",
+        " * 100 B of stack. */",
+        "#ifndef SERNET_FRONTEND_H_", "#define SERNET_FRONTEND_H_", "",
+        "#include <stdint.h>", ""]
+    for key, value, note in defines:
+        lines.append(f"#define SERNET_FE_{key} {_c_value(value)}" + (f"  /* {note} */" if note else ""))
+    lines += [
+        "", "#ifdef SERNET_FE_USE_CMSIS_DSP",
+        "#define SERNET_FE_FFT_FLOATS (2 * SERNET_FE_N_FFT)  /* arm_rfft_fast_f32 is not in place */",
+        "#else", "#define SERNET_FE_FFT_FLOATS SERNET_FE_N_FFT", "#endif",
+        f"#define SERNET_FE_WORK_FLOATS {work}", "",
+        "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
+        "/* One window of audio to the model's input. `samples`: n mono samples at",
+        " * SERNET_FE_SAMPLE_RATE, centre-cropped or zero-padded to SERNET_FE_NUM_SAMPLES as in",
+        " * training (int16: full scale 32768, as libsndfile). `work`: SERNET_FE_WORK_FLOATS",
+        " * floats. Writes SERNET_FE_INPUT_SIZE coefficients to `coeffs` and/or the quantised",
+        " * tensor to `input` (either may be NULL). Returns 0 or a negative SERNET_FE_ERR_*. */",
+        "int sernet_fe_extract_f32(const float *samples, long n, float *work, float *coeffs,",
+        "                          int8_t *input);",
+        "int sernet_fe_extract_s16(const int16_t *samples, long n, float *work, float *coeffs,",
+        "                          int8_t *input);",
+        "", "#ifdef __cplusplus", "}", "#endif", "", "#endif  /* SERNET_FRONTEND_H_ */", ""]
+    return "\n".join(lines)
+
+
+def frontend_source(config: FeatureConfig) -> str:
+    check_supported(config)
+    tables = [f"/* tables for: {_settings_line(config)} */"]
+    for name, array in _tables(config).items():
+        ctype = {np.dtype(np.float32): "float", np.dtype(np.uint16): "uint16_t",
+                 np.dtype(np.uint32): "uint32_t"}[array.dtype]
+        tables.append(f"static const {ctype} {name}[{len(array)}] = {{")
+        values = [_c_number(v, array.dtype) for v in array]
+        for i in range(0, len(values), PER_LINE):
+            tables.append("    " + ", ".join(values[i:i + PER_LINE]) + ",")
+        tables.append("};")
+    return template("frontend.c").replace(TABLES_MARK, "\n".join(tables))
+
+
+def _tables(config: FeatureConfig) -> dict[str, np.ndarray]:
+    m = _matrices(config)
+    n = config.n_fft
+    k = np.arange(n // 2)
+    twiddle = np.empty(n)
+    twiddle[0::2], twiddle[1::2] = np.cos(2 * np.pi * k / n), -np.sin(2 * np.pi * k / n)
+    first, count, offset, weights = [], [], [], []
+    for band in m.mel.T:           # each triangle as its run of non-zero bins
+        nz = np.flatnonzero(band)
+        lo, hi = (nz[0], nz[-1] + 1) if len(nz) else (0, 0)
+        first.append(lo)
+        count.append(hi - lo)
+        offset.append(len(weights))
+        weights.extend(band[lo:hi])
+    return {"fe_window": m.window.astype(np.float32),
+            "fe_twiddle": twiddle.astype(np.float32),
+            "fe_mel_first": np.array(first, np.uint16),
+            "fe_mel_count": np.array(count, np.uint16),
+            "fe_mel_offset": np.array(offset, np.uint32),
+            "fe_mel_weights": np.array(weights or [0.0], np.float32),
+            "fe_dct": np.ascontiguousarray(m.dct.T).reshape(-1).astype(np.float32)}
+
+
+def _c_value(value) -> str:
+    """A #define's value; negative numbers in parentheses so `x-SERNET_FE_...` stays right."""
+    return f"({value})" if isinstance(value, int) and value < 0 else str(value)
+
+
+def _c_number(v, dtype) -> str:
+    if dtype != np.float32:
+        return f"{int(v)}u"
+    text = f"{float(v):.9g}"   # 9 digits read back as the same float32
+    return text + ("f" if any(c in text for c in ".e") else ".0f")
+
+
+def _settings_line(c: FeatureConfig) -> str:
+    return (f"{c.seconds} s at {c.sample_rate} Hz, frame {c.frame_length} hop {c.hop_length}, "
+            f"FFT {c.n_fft} {c.window} {c.spectrum}, {c.n_mels} mel {c.fmin:g}-{c.fmax:g} Hz "
+            f"({c.mel_scale}), {c.n_mfcc} coefficients, DCT {c.dct}, clip {c.clip}")
+
+
+# ---- the card ----
+
+def card_header(name: str, card: dict) -> str:
+    c = feature_config(card)
+    inp, out = card["input"], card["output"]
+    labels = ", ".join(c_string(x) for x in card["labels"])
+    arena = (card.get("micro") or {}).get("arena_bytes")
+    defines = [
+        ("NAME", c_string(name), ""),
+        ("PRECISION", c_string(card["precision"]), ""),
+        ("SAMPLE_RATE", c.sample_rate, "Hz, mono"),
+        ("SECONDS", c_float(c.seconds), "one window"),
+        ("INPUT_FRAMES", inp["shape"][1], "input [1, frames, coeffs, 1], time first"),
+        ("INPUT_COEFFS", inp["shape"][2], ""),
+        ("INPUT_SCALE", c_float(inp["scale"]), "real = scale * (q - zero_point)"),
+        ("INPUT_ZERO_POINT", int(inp["zero_point"]), ""),
+        ("OUTPUT_SCALE", c_float(out["scale"]), "probability = scale * (q - zero_point)"),
+        ("OUTPUT_ZERO_POINT", int(out["zero_point"]), ""),
+        ("NUM_LABELS", len(card["labels"]), ""),
+        ("LABELS", "{" + labels + "}", "output order; an initialiser for const char *[]"),
+        ("OPS", c_string(", ".join(card.get("ops") or [])), "TFLite Micro op resolver needs these"),
+        ("WEIGHTS_SHA256", c_string(card.get("weights_sha256", "")), ""),
+    ]
+    if arena:
+        defines.append(("ARENA_BYTES", int(arena), "measured by TFLite Micro on the host; add a margin"))
+    lines = [f"/* {name}: facts from its model card, generated by `sernet-edge export-c`; do not edit. */",
+             "#ifndef SERNET_CARD_H_", "#define SERNET_CARD_H_", ""]
+    for key, value, note in defines:
+        lines.append(f"#define SERNET_CARD_{key} {_c_value(value)}" + (f"  /* {note} */" if note else ""))
+    lines += ["", "#endif  /* SERNET_CARD_H_ */", ""]
+    return "\n".join(lines)
+
+
+def template(name: str) -> str:
+    return resources.files("sernet_edge.export_c").joinpath(name).read_text(encoding="utf-8")

@@ -1,0 +1,251 @@
+"""`sernet-edge export-c`: the generated C front end computes what features.extract computes.
+
+The C program is the generated example main.c, built with the system compiler; the test
+decodes each clip with the project's loader and hands the C program the same float32
+samples (raw, host byte order). Figures in comments were measured with gcc 12 on x86-64.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+from click.testing import CliRunner
+
+from sernet_edge.audio import load_audio
+from sernet_edge.card import feature_config, new_card, read_card
+from sernet_edge.cli import main
+from sernet_edge.export_c import CARD_H, FRONTEND_C, FRONTEND_H, MAIN_C, card_header, \
+    frontend_header, frontend_source, generate, percentile_plan, template
+from sernet_edge.features import FeatureConfig, extract
+from sernet_edge.interpreter import make_interpreter
+from sernet_edge.runtime import EmotionClassifier, bundled_clips, resolve_model
+
+CC = shutil.which("cc") or shutil.which("gcc")
+pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler (cc or gcc) on this machine")
+CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-O2"]
+MAX_COEFF_DIFF = 1e-4      # measured 3.6e-5 at most over the bundled clips (float32 vs float64)
+
+
+class FrontEnd:
+    """A compiled generated front end: `run(samples)` -> (coefficients, int8 input)."""
+
+    def __init__(self, folder, config: FeatureConfig, scale: float, zero_point: int):
+        self.folder, self.config = folder, config
+        self.scale, self.zero_point = scale, zero_point
+        self.exe = folder / "demo"
+        subprocess.run([CC, *CFLAGS, MAIN_C, FRONTEND_C, "-lm", "-o", str(self.exe)],
+                       cwd=folder, check=True, capture_output=True)
+
+    def run(self, samples: np.ndarray, kind: str = "f32"):
+        raw, q, f = (self.folder / n for n in ("in.raw", "out.int8", "out.f32"))
+        samples.astype(np.float32 if kind == "f32" else np.int16).tofile(raw)
+        subprocess.run([str(self.exe), f"--{kind}", str(raw), str(q), str(f)], check=True,
+                       capture_output=True)
+        shape = (self.config.num_frames, self.config.n_mfcc)
+        return np.fromfile(f, np.float32).reshape(shape), np.fromfile(q, np.int8).reshape(shape)
+
+    def reference(self, samples: np.ndarray):
+        """features.extract, quantised as interpreter.to_input does."""
+        feats = extract(samples, self.config)
+        q = np.clip(np.round(feats / np.float32(self.scale)) + self.zero_point, -128, 127)
+        return feats, q.astype(np.int8)
+
+
+def _build(folder, model: str) -> FrontEnd:
+    path = resolve_model(model)
+    data = path.read_bytes()
+    card = read_card(path, data)
+    for name, text in generate(data, path.stem, card).items():
+        (folder / name).write_text(text)
+    return FrontEnd(folder, feature_config(card), card["input"]["scale"], card["input"]["zero_point"])
+
+
+@pytest.fixture(scope="module")
+def multi(tmp_path_factory):
+    return _build(tmp_path_factory.mktemp("multi"), "multi")
+
+
+@pytest.fixture(scope="module")
+def emodb(tmp_path_factory):
+    return _build(tmp_path_factory.mktemp("emodb"), "emodb")
+
+
+@pytest.fixture(scope="module")
+def clips():
+    return {p.name: load_audio(p) for p in bundled_clips()}
+
+
+def _compare(fe: FrontEnd, samples: np.ndarray):
+    """(max |coefficient difference|, int8 values that differ, largest int8 step)."""
+    coeffs, q = fe.run(samples)
+    ref, ref_q = fe.reference(samples)
+    steps = np.abs(q.astype(np.int32) - ref_q)
+    return float(np.abs(coeffs - ref).max()), int(np.count_nonzero(steps)), int(steps.max())
+
+
+def test_bundled_clips_match_numpy(multi, clips):
+    total = off = 0
+    for name, x in clips.items():
+        diff, differ, step = _compare(multi, x)
+        assert diff < MAX_COEFF_DIFF, name
+        assert step <= 1, name
+        total += q_size(multi)
+        off += differ
+    # measured: 3 of 51,520 int8 values one step off (09b03Fd: 2, 11b01Eb: 1), 99.994 % equal
+    assert total == 51_520
+    assert off <= 3
+
+
+def q_size(fe: FrontEnd) -> int:
+    return fe.config.num_frames * fe.config.n_mfcc
+
+
+def _signals():
+    rng = np.random.default_rng(18)
+    t = np.arange(48_000) / 16_000
+    return {
+        "silence": np.zeros(48_000, np.float32),
+        "clipping": np.clip(4 * np.sin(2 * np.pi * 220 * t), -1, 1).astype(np.float32),
+        "very quiet": (1e-5 * rng.standard_normal(40_000)).astype(np.float32),
+        "short": (0.3 * rng.standard_normal(3_000)).astype(np.float32),
+        "empty": np.zeros(0, np.float32),
+    }
+
+
+@pytest.mark.parametrize("name", list(_signals()))
+def test_generated_signals_match_numpy(multi, name):
+    x = _signals()[name]
+    diff, differ, step = _compare(multi, x)
+    # measured: 8.0e-5 (clipping), 5.2e-6 (very quiet), 4.8e-6 (short), 3.2e-6 (silence,
+    # empty); every int8 value equal
+    assert diff < MAX_COEFF_DIFF
+    assert (differ, step) == (0, 0)
+
+
+def test_dc_offset_on_speech_matches(multi, clips):
+    x = (0.5 * clips["03a01Wa.wav"] + 0.4).astype(np.float32)
+    diff, differ, step = _compare(multi, x)
+    # measured: max difference 7.9e-4, one int8 value of 7,360 one step off
+    assert diff < 2e-3
+    assert differ <= 2 and step <= 1
+
+
+def test_pure_dc_shows_the_float32_noise_floor(multi):
+    """A constant signal has no spectrum above DC, so every mel band is log(0 + 1e-6) in
+    float64. In float32 the window table's own rounding leaves about 1e-6 in each band,
+    as large as the offset: c0 stays clipped at -10 but the others differ by up to about 4.7
+    (measured; 10 % of int8 values equal). Real audio never sits that far below full scale."""
+    x = np.full(48_000, 0.3, np.float32)
+    coeffs, q = multi.run(x)
+    ref, ref_q = multi.reference(x)
+    assert np.array_equal(coeffs[:, 0], ref[:, 0])          # both clipped at -10
+    assert np.all(ref[:, 1:] == pytest.approx(0, abs=1e-5))
+    assert 1 < np.abs(coeffs - ref).max() < 6
+
+
+def test_int16_input_equals_float_input(multi, clips):
+    """`sernet_fe_extract_s16` on a 16-bit WAV's samples gives the loader's float numbers."""
+    for path in bundled_clips():
+        pcm, _ = soundfile.read(path, dtype="int16")
+        c16, q16 = multi.run(pcm, "s16")
+        c32, q32 = multi.run(clips[path.name])
+        assert np.array_equal(c16, c32) and np.array_equal(q16, q32), path.name
+
+
+@pytest.mark.parametrize("model", ["multi", "emodb"])
+def test_c_inputs_give_the_numpy_label(model, request, clips):
+    fe = request.getfixturevalue(model)
+    clf = EmotionClassifier(model, num_threads=1)
+    interp = make_interpreter(resolve_model(model).read_bytes(), num_threads=1)
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    for name, x in clips.items():
+        _, q = fe.run(x)
+        interp.set_tensor(inp["index"], q.reshape(inp["shape"]))
+        interp.invoke()
+        c_label = int(np.argmax(interp.get_tensor(out["index"])[0]))
+        assert c_label == int(np.argmax(clf.predict_window(x))), name
+
+
+def test_other_feature_settings(tmp_path):
+    """Every switch the card can set: python_speech_features' settings (pre-emphasis, power
+    spectrum, its mel bins, lifter, energy, end padding, log floor, ortho DCT, no
+    normalisation, no clip) with per-clip CMVN, over 1 s."""
+    config = FeatureConfig.python_speech_features(seconds=1.0, cmvn=True)
+    card = new_card(["a", "b"], config, "int8")
+    card["input"].update(scale=0.05, zero_point=3)
+    card["output"] = {"scale": 1 / 256, "zero_point": -128}
+    files = {FRONTEND_H: frontend_header(config, 0.05, 3), FRONTEND_C: frontend_source(config),
+             CARD_H: card_header("test", card), MAIN_C: template(MAIN_C)}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    fe = FrontEnd(tmp_path, config, 0.05, 3)
+    x = load_audio(bundled_clips()[0])[:20_000]
+    diff, differ, step = _compare(fe, x)
+    assert diff < MAX_COEFF_DIFF     # measured 2.5e-6; every int8 value equal
+    assert step <= 1 and differ <= 2
+
+
+@pytest.mark.parametrize("n", [1, 2, 999, 1000, 16_000, 48_000, 112_000])
+def test_percentile_plan_is_numpys(n):
+    x = np.random.default_rng(n).random(n).astype(np.float32)
+    k, gamma = percentile_plan(n)
+    s = np.sort(x)
+    hi = s[min(k + 1, n - 1)]
+    diff = hi - s[k]
+    mine = hi - diff * np.float32(1 - gamma) if gamma >= 0.5 else s[k] + diff * np.float32(gamma)
+    assert mine == np.percentile(x, 99.9)
+
+
+def test_not_finite_samples_are_refused(multi):
+    x = np.zeros(48_000, np.float32)
+    x[100] = np.nan
+    (multi.folder / "nan.raw").write_bytes(x.tobytes())
+    r = subprocess.run([str(multi.exe), "--f32", str(multi.folder / "nan.raw")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "NaN" in r.stderr
+
+
+# ---- the command ----
+
+def test_cli_writes_everything(tmp_path):
+    r = CliRunner().invoke(main, ["export-c", "emodb", "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["light-sernet-emodb-3s-int8_model_data.c", "light-sernet-emodb-3s-int8_model_data.h",
+                     "main.c", "sernet_card.h", "sernet_frontend.c", "sernet_frontend.h"]
+    card_h = (tmp_path / "out" / CARD_H).read_text()
+    assert '#define SERNET_CARD_NUM_LABELS 7' in card_h
+    assert '"anger", "boredom", "disgust"' in card_h
+    assert "#define SERNET_CARD_INPUT_ZERO_POINT (-1)" in card_h
+    assert "#define SERNET_FE_NUM_FRAMES 184" in (tmp_path / "out" / FRONTEND_H).read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["no-such-model"], "no such model file"),
+    (["multi-float16"], "needs a full-int8 model"),
+    ([__file__], "not a TFLite model"),
+])
+def test_cli_bad_input_is_one_line(tmp_path, args, message):
+    r = CliRunner().invoke(main, ["export-c", *args, "-o", str(tmp_path / "out")])
+    assert r.exit_code == 2
+    assert message in r.output and len(r.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_cli_output_is_a_file(tmp_path):
+    (tmp_path / "f").write_text("x")
+    r = CliRunner().invoke(main, ["export-c", "multi", "-o", str(tmp_path / "f")])
+    assert r.exit_code == 2 and "not a folder" in r.output
+
+
+def test_export_never_imports_tensorflow(tmp_path):
+    code = ("import sys; from sernet_edge.cli import main; "
+            f"main(['export-c', 'multi', '-o', {str(tmp_path)!r}], standalone_mode=False); "
+            "print([m for m in ('tensorflow', 'keras') if m in sys.modules])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip().splitlines()[-1] == "[]"
