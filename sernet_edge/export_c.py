@@ -1,6 +1,6 @@
 """`sernet-edge export-c`: a model and its own front end as portable C for a microcontroller.
 
-The front end (frontend.c, C99, float32, no heap) is the same `extract` as
+The front end (c_templates/frontend.c, C99, float32, no heap) is the same `extract` as
 sernet_edge/features.py; this module computes its tables (window, FFT twiddles, sparse mel
 triangles, DCT) from the card's feature settings, so every card gets the front end its model
 was trained with. No TensorFlow: the model is read as bytes and its card from its metadata.
@@ -244,4 +244,4 @@ def card_header(name: str, card: dict) -> str:
 
 
 def template(name: str) -> str:
-    return resources.files("sernet_edge.export_c").joinpath(name).read_text(encoding="utf-8")
+    return resources.files("sernet_edge").joinpath("c_templates", name).read_text(encoding="utf-8")
