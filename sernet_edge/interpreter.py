@@ -31,17 +31,28 @@ def interpreter_class():
         raise SernetError("no TFLite interpreter installed: pip install ai-edge-litert") from None
 
 
-def make_interpreter(model_bytes: bytes, num_threads: int | None = None, origin: str = "model"):
+def make_interpreter(model_bytes: bytes, num_threads: int | None = None, origin: str = "model",
+                     input_shape=None):
+    """An allocated interpreter; `input_shape` resizes the input first (a fully convolutional
+    model then runs on a longer or shorter window than the file was written for)."""
     check_threads(num_threads)
     Interpreter, _ = interpreter_class()
     try:
         with _without_native_info():
             interp = Interpreter(model_content=model_bytes, num_threads=num_threads)
+            if input_shape is not None:
+                resize_input(interp, input_shape)
             interp.allocate_tensors()
     except (ValueError, RuntimeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelError(f"{origin}: the interpreter cannot load this model ({first})") from None
     return interp
+
+
+def resize_input(interp, input_shape) -> None:
+    """Give the first input tensor a new shape (before `allocate_tensors`)."""
+    index = interp.get_input_details()[0]["index"]
+    interp.resize_tensor_input(index, [int(d) for d in input_shape], strict=False)
 
 
 def check_threads(num_threads) -> None:

@@ -1,7 +1,8 @@
 """Just enough of the TFLite flatbuffer format to read metadata and buffers, without TensorFlow.
 
-Schema (tensorflow/lite/schema/schema.fbs): Model.buffers is field 4, Model.metadata field 6;
-Metadata{name:string, buffer:uint} and Buffer{data:[ubyte], offset:ulong, size:ulong}.
+Schema (tensorflow/lite/schema/schema.fbs): Model.subgraphs is field 2, Model.buffers field 4,
+Model.metadata field 6; Metadata{name:string, buffer:uint}, Buffer{data:[ubyte], offset:ulong,
+size:ulong}; SubGraph.tensors field 0; Tensor.shape field 0, Tensor.shape_signature field 7.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import struct
 from sernet_edge.errors import ModelError
 
 IDENTIFIER = b"TFL3"
-MODEL_BUFFERS, MODEL_METADATA = 4, 6
+MODEL_SUBGRAPHS, MODEL_BUFFERS, MODEL_METADATA = 2, 4, 6
+SUBGRAPH_TENSORS = 0
+TENSOR_SHAPE, TENSOR_SHAPE_SIGNATURE = 0, 7
 
 
 class Reader:
@@ -90,3 +93,31 @@ def weights_sha256(model: dict) -> str:
             h.update(struct.pack("<Q", len(data)))
             h.update(data)
     return h.hexdigest()
+
+
+def with_tensor_shapes(data: bytes, shapes: dict[int, tuple], origin: str = "model") -> bytes:
+    """A copy of the file whose main-subgraph tensors have the given shapes (same ranks), patched
+    in place: how a fully convolutional graph is written for another input length, for runtimes
+    that cannot resize (TFLite Micro plans its arena from the shapes in the file)."""
+    out = bytearray(data)
+    r = Reader(data)
+    try:
+        subgraph = r.tables(r.field(r.u32(0), MODEL_SUBGRAPHS))[0]
+        tensors = r.tables(r.field(subgraph, SUBGRAPH_TENSORS))
+        for index, shape in shapes.items():
+            if index >= len(tensors):   # the interpreter's own scratch tensors
+                continue
+            for field in (TENSOR_SHAPE, TENSOR_SHAPE_SIGNATURE):
+                pos = r.field(tensors[index], field)
+                if pos is None:
+                    continue
+                start, n = r.vector(pos)
+                old = struct.unpack_from(f"<{n}i", data, start)
+                if n != len(shape):
+                    raise ModelError(f"{origin}: tensor {index} has rank {n}, not {len(shape)}")
+                new = [o if (field == TENSOR_SHAPE_SIGNATURE and o < 0) else int(d)
+                       for o, d in zip(old, shape)]
+                struct.pack_into(f"<{n}i", out, start, *new)
+    except (struct.error, IndexError, TypeError) as e:
+        raise ModelError(f"{origin}: damaged TFLite file ({e})") from None
+    return bytes(out)

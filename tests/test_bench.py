@@ -237,6 +237,82 @@ def test_light_sernet_against_paper(light_sernet, seconds):
     assert s["uncounted_ops"] == []
 
 
+def test_resized_counts_equal_a_file_written_at_that_length(light_sernet):
+    """Counting the 3 s file with its input resized to 7 s gives the 7 s file's figures."""
+    from sernet_edge.bench.graph import analyse_bytes
+    path3, path7 = light_sernet[3][1], light_sernet[7][1]
+    resized = analyse_bytes(path3.read_bytes(), path3, [1, FRAMES[7], 40, 1])
+    native = analyse(path7)
+    for key in ("macs", "flops", "params", "peak_activation_bytes"):
+        assert resized[key] == native[key], key
+    assert [r["output_shape"] for r in resized["ops"]] == [r["output_shape"] for r in native["ops"]]
+
+
+# ---- window lengths, without TensorFlow: the bundled int8 model ----
+
+BUNDLED_INT8 = Path(__file__).resolve().parents[1] / "models" / "light-sernet-multi-3s-int8.tflite"
+
+
+def test_rewritten_shapes_run_like_a_resized_interpreter():
+    """The 7 s copy of the file (tensor shapes rewritten, for TFLite Micro) loads at 434 frames
+    and gives bit-for-bit the output of the interpreter resized to 434 frames."""
+    from sernet_edge.bench.timing import resized_shapes
+    from sernet_edge.interpreter import make_interpreter
+    from sernet_edge.tflite_file import with_tensor_shapes
+    data = BUNDLED_INT8.read_bytes()
+    shape = [1, FRAMES[7], 40, 1]
+    copy = with_tensor_shapes(data, resized_shapes(data, BUNDLED_INT8, {"input": {"shape": shape}}))
+    assert len(copy) == len(data) and copy != data
+    x = np.random.default_rng(7).integers(-128, 128, shape).astype(np.int8)
+    outputs = []
+    for interp in (make_interpreter(copy, 1), make_interpreter(data, 1, input_shape=shape)):
+        d = interp.get_input_details()[0]
+        assert list(d["shape"]) == shape
+        interp.set_tensor(d["index"], x)
+        interp.invoke()
+        outputs.append(interp.get_tensor(interp.get_output_details()[0]["index"]))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_bundled_models_at_3_and_7_seconds_by_default():
+    res = CliRunner().invoke(main, ["bench", "--no-timing", "--no-micro", "--json", "-"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    rows = [(m["name"], m["window"]["seconds"], m["input"]["shape"][1]) for m in data["models"]]
+    assert rows == [("light-sernet-multi-3s-int8.tflite", 3.0, 184),
+                    ("light-sernet-multi-3s-int8.tflite", 7.0, 434),
+                    ("light-sernet-multi-3s-float16.tflite", 3.0, 184),
+                    ("light-sernet-multi-3s-float16.tflite", 7.0, 434)]
+    by = {(m["precision"], m["window"]["seconds"]): m for m in data["models"]}
+    for seconds in (3, 7):      # the paper's figures, from the bundled 6-class files
+        assert by["float16", seconds]["mflops"] == pytest.approx(PAPER_MFLOPS[seconds], rel=0.005)
+        assert by["float16", seconds]["peak_activation_bytes"] / 1024 == pytest.approx(
+            PAPER_PEAK_KIB[seconds], rel=0.005)
+        assert by["int8", seconds]["peak_activation_bytes"] * 4 == \
+            by["float16", seconds]["peak_activation_bytes"]
+        assert by["int8", seconds]["macs"] == by["float16", seconds]["macs"]
+    assert by["int8", 7.0]["macs"] == _light_sernet_macs(FRAMES[7]) - 320 * 7 + 320 * 6
+    assert data["settings"]["seconds"] == [3.0, 7.0] and data["skipped_windows"] == []
+
+
+def test_micro_arena_grows_with_the_window():
+    pytest.importorskip("tflite_micro")
+    res = CliRunner().invoke(main, ["bench", "multi", "--no-timing", "--json", "-",
+                                    "--seconds", "3,7"])
+    assert res.exit_code == 0, res.output
+    micro = [m["micro"] for m in json.loads(res.stdout)["models"]]
+    assert 0 < micro[0]["arena_bytes"] < micro[1]["arena_bytes"]
+    peaks = [m["peak_activation_bytes"] for m in json.loads(res.stdout)["models"]]
+    # the planner packs the same live tensors at both lengths: its head is our peak
+    assert [a["head_bytes"] for a in micro] == peaks
+
+
+@pytest.mark.parametrize("value", ["0", "3,-7", "three", ","])
+def test_cli_bad_seconds(value):
+    res = CliRunner().invoke(main, ["bench", "--no-timing", "--seconds", value])
+    assert res.exit_code == 2 and "--seconds" in res.output
+
+
 # ---- measuring ----
 
 def test_summarise_and_window_length():
@@ -251,7 +327,8 @@ def test_summarise_and_window_length():
 
 def test_benchmark_measures_everything(mfcc_model):
     from sernet_edge.bench.timing import benchmark
-    r = benchmark([mfcc_model], threads=(1, 2), runs=3, warmup=1, micro=True)
+    r = benchmark([mfcc_model], threads=(1, 2), runs=3, warmup=1, micro=True, seconds=(3.0,))
+    assert len(r["models"]) == 1
     m = r["models"][0]
     assert m["features"] == {"seconds": 3.0, "frames": 184, "n_mfcc": 40, "source": "input shape"}
     t = m["timing"]
@@ -310,9 +387,12 @@ def test_cli_table(mfcc_model, tmp_path):
                                     "--threads", "1", "--json", str(out), "--per-op"])
     assert res.exit_code == 0, res.output
     for text in ("params", "MFLOPs", "peak act KiB", "end-to-end ms", "RTF", "CONV_2D",
-                 "mfcc-3s.tflite"):
+                 "mfcc-3s.tflite at 3 s", "mfcc-3s.tflite at 7 s", "434x40"):
         assert text in res.output
-    assert json.loads(out.read_text())["models"][0]["timing"]["threads"][0]["threads"] == 1
+    models = json.loads(out.read_text())["models"]
+    assert [m["timing"]["seconds"] for m in models] == [3.0, 7.0]
+    assert models[1]["timing"]["threads"][0]["threads"] == 1
+    assert models[1]["process"]["peak_rss_bytes"] > 0
 
 
 @pytest.mark.parametrize("content", [None, b"not a model", b"\x00\x00\x00\x00TFL3\x00\x00"])

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from sernet_edge.errors import ModelError
-from sernet_edge.interpreter import interpreter_class
+from sernet_edge.interpreter import interpreter_class, resize_input
 
 
 def runtime_version() -> str:
@@ -41,13 +41,18 @@ def read_model_file(path) -> bytes:
     return data
 
 
-def plain_interpreter(model: bytes, origin: str | Path):
-    """An interpreter without the default XNNPACK delegate, not allocated: its node list is the
-    file's operators in execution order (a delegate would collapse them into one node)."""
+def plain_interpreter(model: bytes, origin: str | Path, input_shape=None):
+    """An interpreter without the default XNNPACK delegate: its node list is the file's
+    operators in execution order (a delegate would collapse them into one node). Not allocated,
+    unless `input_shape` resizes the input: then allocated, so every tensor has its new shape."""
     cls, _ = interpreter_class()
     resolver = sys.modules[cls.__module__].OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     try:
-        return cls(model_content=model, experimental_op_resolver_type=resolver)
+        interp = cls(model_content=model, experimental_op_resolver_type=resolver)
+        if input_shape is not None:
+            resize_input(interp, input_shape)
+            interp.allocate_tensors()
+        return interp
     except (ValueError, RuntimeError) as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelError(f"{origin}: the TFLite interpreter cannot load it ({reason})") from None

@@ -119,9 +119,10 @@ class Graph:
 
 # ---- reading ----
 
-def read_graph(model: bytes, origin: str | Path = "model") -> Graph:
-    """The main subgraph of a .tflite file in execution order."""
-    interp = plain_interpreter(model, origin)
+def read_graph(model: bytes, origin: str | Path = "model", input_shape=None) -> Graph:
+    """The main subgraph of a .tflite file in execution order; with `input_shape`, every
+    tensor's shape as the interpreter propagates it from that input."""
+    interp = plain_interpreter(model, origin, input_shape)
     details = interp.get_tensor_details()
     ops = interp._get_ops_details()
     if any(op["op_name"] == "DELEGATE" for op in ops):
@@ -287,8 +288,8 @@ def analyse(path) -> dict:
     return analyse_bytes(data, path)
 
 
-def analyse_bytes(data: bytes, path: Path) -> dict:
-    graph = read_graph(data, path)
+def analyse_bytes(data: bytes, path: Path, input_shape=None) -> dict:
+    graph = read_graph(data, path, input_shape)
     t = graph.tensors
     folded = graph.folded()
     live = live_bytes(graph)

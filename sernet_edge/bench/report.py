@@ -31,6 +31,17 @@ def _shape(shape) -> str:
     return "x".join(str(d) for d in shape)
 
 
+def _window(model: dict) -> str:
+    w = model.get("window")
+    return f"{w['seconds']:g}" if w else "-"
+
+
+def label(model: dict) -> str:
+    """'name.tflite at 7 s' (or just the name for a model without an MFCC window)."""
+    w = model.get("window")
+    return f"{model['name']} at {w['seconds']:g} s" if w else model["name"]
+
+
 def _input(model: dict) -> str:
     shape = model["input"]["shape"]
     core = shape[1:3] if len(shape) == 4 else shape
@@ -40,12 +51,12 @@ def _input(model: dict) -> str:
 # ---- tables ----
 
 def model_rows(results: dict) -> tuple[list[str], list[list[str]]]:
-    headers = ["model", "precision", "input", "params", "size KiB", "MMACs", "MFLOPs",
+    headers = ["model", "precision", "window s", "input", "params", "size KiB", "MMACs", "MFLOPs",
                "peak act KiB", "process RSS MiB", "micro arena KiB"]
     rows = []
     for m in results["models"]:
         rss = m.get("process", {}).get("peak_rss_bytes")
-        rows.append([m["name"], m["precision"], _input(m), f"{m['params']:,}",
+        rows.append([m["name"], m["precision"], _window(m), _input(m), f"{m['params']:,}",
                      _kib(m["file_bytes"]), _num(m["macs"] / 1e6), _num(m["mflops"]),
                      _kib(m["peak_activation_bytes"]), _num(rss / MIB if rss else None, 1),
                      _kib(m.get("micro", {}).get("arena_bytes"))])
@@ -114,8 +125,13 @@ def noisy_note(results: dict) -> str | None:
 
 
 def notes(results: dict) -> list[str]:
-    out = []
+    out = [f"{w['model']}: not run at {w['seconds']:g} s: {w['reason']}"
+           for w in results.get("skipped_windows", [])]
+    seen = set()
     for m in results["models"]:
+        if m["name"] in seen:       # file facts once per model, not once per window
+            continue
+        seen.add(m["name"])
         if m["folded_bytes"]:
             out.append(f"{m['name']}: weights are expanded at load into {_kib(m['folded_bytes'])} "
                        "KiB of constants, held in memory besides the activations")
@@ -144,7 +160,7 @@ def text_report(results: dict, per_op: bool = False) -> str:
                       "warm-up; RTF = end-to-end median / window length", render(headers, rows)]
     if per_op:
         for m in results["models"]:
-            parts += ["", m["name"], render(*op_rows(m))]
+            parts += ["", label(m), render(*op_rows(m))]
     extra = notes(results)
     if extra:
         parts += [""] + extra
@@ -169,7 +185,7 @@ def markdown_report(results: dict, title: str = "Model benchmark") -> str:
                   "RTF = end-to-end median / window length.", "",
                   render(headers, rows, markdown=True)]
     for m in results["models"]:
-        parts += ["", f"## Per operator: {m['name']}", "", render(*op_rows(m), markdown=True)]
+        parts += ["", f"## Per operator: {label(m)}", "", render(*op_rows(m), markdown=True)]
     extra = notes(results)
     if extra:
         parts += ["", "## Notes", ""] + [f"- {n}" for n in extra]
@@ -194,7 +210,7 @@ def write_chart(results: dict, path) -> None:
     from sernet_edge.io import atomic_path
 
     models = results["models"]
-    names = [m["name"].removesuffix(".tflite") for m in models]
+    names = [_short(m) for m in models]
     timed = [m for m in models if m.get("timing") and "skipped" not in m["timing"]]
     panels = 3 if timed else 2
     fig = Figure(figsize=(5.2 * panels, 4.8 + 0.12 * max(len(n) for n in names)))
@@ -231,8 +247,14 @@ def write_chart(results: dict, path) -> None:
         fig.savefig(tmp, format="png", dpi=110)
 
 
+def _short(model: dict) -> str:
+    w = model.get("window")
+    name = model["name"].removesuffix(".tflite")
+    return f"{name} {w['seconds']:g}s" if w else name
+
+
 def _latency_panel(ax, timed) -> None:
-    names = [m["name"].removesuffix(".tflite") for m in timed]
+    names = [_short(m) for m in timed]
     threads = [r["threads"] for r in timed[0]["timing"]["threads"]]
     series = [("MFCC", [m["timing"]["mfcc"] for m in timed])]
     for n in threads:

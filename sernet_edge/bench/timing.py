@@ -1,6 +1,9 @@
 """Measured costs of .tflite models on this machine, and the whole benchmark run.
 
-Per model: the MFCC front end (`features.extract`, numpy, independent of interpreter threads),
+Every model is counted and measured at each window length asked for (default 3 s and 7 s):
+the network is fully convolutional, so the interpreter's input is resized (and, for TFLite
+Micro, which cannot resize, the tensor shapes in a copy of the file are rewritten).
+Per model and length: the MFCC front end (`features.extract`, numpy, independent of interpreter threads),
 `invoke` alone, and end to end (read the file -> features -> quantise -> invoke -> dequantise),
 each for every thread count: warm-up runs, then median, p90 and min over the timed runs; the
 real-time factor is the end-to-end median over the seconds of audio one window covers. Then
@@ -10,6 +13,7 @@ and, for integer-only models, the arena TFLite Micro allocates (`tflite-micro`, 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import importlib.util
 import os
@@ -27,8 +31,10 @@ import numpy as np
 from sernet_edge.bench import read_model_file, runtime_version
 from sernet_edge.errors import ModelError
 from sernet_edge.features import FeatureConfig, extract, num_frames
+from sernet_edge.tflite_file import with_tensor_shapes
 
 DEFAULT_THREADS = (1, 2)
+DEFAULT_SECONDS = (3.0, 7.0)
 DEFAULT_RUNS = 200
 DEFAULT_WARMUP = 20
 CHILD_TIMEOUT_S = 300
@@ -40,7 +46,7 @@ SYNTH_SEED = 1234
 TRAMPOLINE = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)")
 # the memory child imports only what `sernet-edge classify` imports
-RSS_CHILD = "import sys; from sernet_edge.bench.timing import classify_once; classify_once(*sys.argv[1:3])"
+RSS_CHILD = "import sys; from sernet_edge.bench.timing import classify_once; classify_once(*sys.argv[1:4])"
 BASELINE_CHILD = "import numpy"
 MICRO_CHILD = """
 import sys, numpy as np
@@ -92,6 +98,13 @@ def features_for(path: Path, data: bytes, input_shape) -> tuple[FeatureConfig, s
     return config_for_shape(frames, coeffs), "input shape"
 
 
+def config_at(data: bytes, path: Path, seconds: float) -> FeatureConfig:
+    """The model's front end (card or input shape) for a window of `seconds`."""
+    from sernet_edge.bench import plain_interpreter
+    shape = plain_interpreter(data, path).get_input_details()[0]["shape"]   # not allocated
+    return dataclasses.replace(features_for(path, data, shape)[0], seconds=seconds)
+
+
 def mfcc_shaped(shape) -> bool:
     """(1, frames, coefficients, 1) with a coefficient count the front end can produce."""
     return (len(shape) == 4 and shape[0] == 1 and shape[3] == 1 and shape[1] > 0
@@ -128,9 +141,9 @@ class Pipeline:
     """File -> features -> (quantise) -> invoke -> (dequantise): what classify does per window."""
 
     def __init__(self, data: bytes, origin: str, config: FeatureConfig | None,
-                 num_threads: int | None):
+                 num_threads: int | None, input_shape=None):
         from sernet_edge.interpreter import make_interpreter
-        self.interpreter = make_interpreter(data, num_threads, origin)
+        self.interpreter = make_interpreter(data, num_threads, origin, input_shape)
         self._in = self.interpreter.get_input_details()[0]
         self._out = self.interpreter.get_output_details()[0]
         self.config = config or features_for(Path(origin), data, self._in["shape"])[0]
@@ -152,15 +165,15 @@ class Pipeline:
 
 def time_model(data: bytes, origin: str, config: FeatureConfig, audio: Path,
                threads=DEFAULT_THREADS, runs: int = DEFAULT_RUNS, warmup: int = DEFAULT_WARMUP,
-               progress=None) -> dict:
+               progress=None, input_shape=None) -> dict:
     from sernet_edge.audio import load_audio
     signal = load_audio(audio, config.sample_rate)
     frontend = measure(lambda: extract(signal, config), runs, warmup)
     rows = []
     for n in threads:
         if progress:
-            progress(f"timing {Path(origin).name}, {n} thread(s)")
-        pipe = Pipeline(data, origin, config, n)
+            progress(f"timing {Path(origin).name} at {config.seconds:g} s, {n} thread(s)")
+        pipe = Pipeline(data, origin, config, n, input_shape)
         pipe.set_input(extract(signal, config))
         invoke = measure(pipe.interpreter.invoke, runs, warmup)
         e2e = measure(lambda: pipe.classify_file(audio), runs, warmup)
@@ -171,10 +184,15 @@ def time_model(data: bytes, origin: str, config: FeatureConfig, audio: Path,
 
 # ---- separate processes: resident memory, TFLite Micro ----
 
-def classify_once(model: str, audio: str) -> None:
-    """What `sernet-edge classify` does for one clip (its runtime when the model has a card)."""
+def classify_once(model: str, audio: str, seconds: str = "") -> None:
+    """What `sernet-edge classify` does for one clip (its runtime when the model has a card);
+    with `seconds` other than the file's own window, the bench pipeline on a resized input."""
     from sernet_edge.card import read_card
     data = read_model_file(model)
+    if seconds:
+        config = config_at(data, Path(model), float(seconds))
+        Pipeline(data, model, config, None, [1, *config.input_shape]).classify_file(audio)
+        return
     try:
         read_card(model, data)
     except ModelError:
@@ -217,10 +235,11 @@ def run_child(code: str, args=(), timeout: float = CHILD_TIMEOUT_S,
     return proc.returncode, rss, text, err.decode(errors="replace")
 
 
-def process_memory(model: Path, audio: Path) -> dict:
+def process_memory(model: Path, audio: Path, seconds: float | None = None) -> dict:
+    """Peak RSS of a process classifying `audio`; `seconds`: with the input resized to it."""
     if not HAVE_RUSAGE:
         return {"skipped": "getrusage is not available on this platform"}
-    code, rss, _, err = run_child(RSS_CHILD, [model, audio])
+    code, rss, _, err = run_child(RSS_CHILD, [model, audio, "" if seconds is None else seconds])
     if code != 0:
         return {"skipped": f"classify process failed: {_last_line(err)}"}
     _, base, _, _ = run_child(BASELINE_CHILD)
@@ -228,7 +247,7 @@ def process_memory(model: Path, audio: Path) -> dict:
 
 
 def micro_arena(model: Path, peak_activation_bytes: int) -> dict:
-    """Arena TFLite Micro allocates for the model (reference kernels, host build)."""
+    """Arena TFLite Micro allocates for the model file (reference kernels, host build)."""
     if importlib.util.find_spec("tflite_micro") is None:
         return {"skipped": "tflite-micro not installed (pip install 'sernet-edge[micro]')"}
     arena = 2 * peak_activation_bytes + (1 << 20)
@@ -284,48 +303,93 @@ def machine_info() -> dict:
 
 def benchmark(models, threads=DEFAULT_THREADS, runs: int = DEFAULT_RUNS,
               warmup: int = DEFAULT_WARMUP, audio: Path | None = None, timing: bool = True,
-              micro: bool = True, progress=None) -> dict:
-    """Everything `sernet-edge bench` reports, for each model: counted, then measured."""
-    from sernet_edge.bench.graph import analyse_bytes
+              micro: bool = True, progress=None, seconds=DEFAULT_SECONDS) -> dict:
+    """Everything `sernet-edge bench` reports: for each model and each window length in
+    `seconds`, one entry, counted, then measured."""
     machine = machine_info()        # load average before we add our own
     load_before = machine["load_average_1m"]
-    results = []
+    results, skipped = [], []
     with tempfile.TemporaryDirectory(prefix="sernet-bench-") as tmp:
         for model in models:
-            path = Path(model)
-            data = read_model_file(path)
-            if progress:
-                progress(f"counting {path.name}")
-            entry = analyse_bytes(data, path)
-            shape = entry["input"]["shape"]
-            if not mfcc_shaped(shape):
-                if timing:
-                    why = f"input {shape} is not an MFCC image (1, frames, coefficients, 1)"
-                    entry["timing"] = entry["process"] = {"skipped": why}
-            else:
-                config, source = features_for(path, data, shape)
-                entry["features"] = {"seconds": config.seconds, "frames": config.num_frames,
-                                     "n_mfcc": config.n_mfcc, "source": source}
-            if timing and "features" in entry:
-                clip = Path(audio) if audio else synthetic_clip(
-                    config.seconds, Path(tmp) / f"clip-{config.seconds:g}s.wav", config.sample_rate)
-                entry["timing"] = time_model(data, str(path), config, clip, threads, runs, warmup,
-                                             progress)
-                if progress:
-                    progress(f"process memory of {path.name}")
-                entry["process"] = process_memory(path, clip)
-            if micro:
-                if entry["integer_only"]:
-                    if progress:
-                        progress(f"TFLite Micro arena of {path.name}")
-                    entry["micro"] = micro_arena(path, entry["peak_activation_bytes"])
-                else:
-                    entry["micro"] = {"skipped": "not an integer-only model"}
-            results.append(entry)
+            for entry in _windows(Path(model), seconds, timing, skipped, progress):
+                _measure(entry, Path(model), Path(tmp), audio, threads, runs, warmup, timing,
+                         micro, progress)
+                results.append(entry)
     if timing and load_before is not None:
         # our own runs raise the load too: flag only load that was there before we started
         machine["load_average_1m_after"] = os.getloadavg()[0]
     return {"machine": machine,
             "settings": {"threads": list(threads), "runs": runs, "warmup": warmup,
-                         "timing": timing, "micro": micro, "audio": str(audio) if audio else "synthetic"},
-            "models": results}
+                         "seconds": [float(x) for x in seconds], "timing": timing,
+                         "micro": micro, "audio": str(audio) if audio else "synthetic"},
+            "models": results, "skipped_windows": skipped}
+
+
+def _windows(path: Path, seconds, timing: bool, skipped: list, progress) -> list[dict]:
+    """The counted figures of one model at each window length (its input resized to it)."""
+    from sernet_edge.bench.graph import analyse_bytes
+    data = read_model_file(path)
+    if progress:
+        progress(f"counting {path.name}")
+    native = analyse_bytes(data, path)
+    shape = native["input"]["shape"]
+    if not mfcc_shaped(shape):
+        if timing:
+            why = f"input {shape} is not an MFCC image (1, frames, coefficients, 1)"
+            native["timing"] = native["process"] = {"skipped": why}
+        native["window"] = None
+        return [native]
+    config, source = features_for(path, data, shape)
+    entries = []
+    for s in seconds:
+        cfg = dataclasses.replace(config, seconds=float(s))
+        want = [1, *cfg.input_shape]
+        resized = want != list(shape)
+        try:
+            entry = analyse_bytes(data, path, want) if resized else dict(native)
+        except ModelError as e:
+            skipped.append({"model": path.name, "seconds": float(s),
+                            "reason": str(e).split(": ", 1)[-1]})
+            continue
+        entry["window"] = {"seconds": cfg.seconds, "frames": cfg.num_frames, "resized": resized}
+        entry["features"] = {"seconds": cfg.seconds, "frames": cfg.num_frames,
+                             "n_mfcc": cfg.n_mfcc, "source": source}
+        entry["_config"] = cfg
+        entries.append(entry)
+    return entries
+
+
+def _measure(entry: dict, path: Path, tmp: Path, audio, threads, runs, warmup, timing: bool,
+             micro: bool, progress) -> None:
+    """Add the measured figures (timing, process memory, TFLite Micro arena) to one entry."""
+    config = entry.pop("_config", None)
+    window = entry.get("window") or {}
+    data = read_model_file(path)
+    if timing and config is not None:
+        clip = Path(audio) if audio else synthetic_clip(
+            config.seconds, tmp / f"clip-{config.seconds:g}s.wav", config.sample_rate)
+        shape = entry["input"]["shape"] if window.get("resized") else None
+        entry["timing"] = time_model(data, str(path), config, clip, threads, runs, warmup,
+                                     progress, shape)
+        if progress:
+            progress(f"process memory of {path.name} at {config.seconds:g} s")
+        entry["process"] = process_memory(path, clip, config.seconds if shape else None)
+    if not micro:
+        return
+    if not entry["integer_only"]:
+        entry["micro"] = {"skipped": "not an integer-only model"}
+        return
+    if progress:
+        progress(f"TFLite Micro arena of {path.name}" + (f" at {config.seconds:g} s" if config else ""))
+    model_file = path
+    if window.get("resized"):
+        model_file = tmp / f"{path.stem}-{config.seconds:g}s.tflite"
+        model_file.write_bytes(with_tensor_shapes(data, resized_shapes(data, path, entry), str(path)))
+    entry["micro"] = micro_arena(model_file, entry["peak_activation_bytes"])
+
+
+def resized_shapes(data: bytes, path: Path, entry: dict) -> dict[int, tuple]:
+    """Every tensor's shape at the entry's input shape, as the interpreter propagates it."""
+    from sernet_edge.bench import plain_interpreter
+    interp = plain_interpreter(data, path, entry["input"]["shape"])
+    return {d["index"]: tuple(int(x) for x in d["shape"]) for d in interp.get_tensor_details()}
