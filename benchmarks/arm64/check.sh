@@ -91,7 +91,6 @@ in_root() {
 
 # -- 3. copy the checkout (tracked and untracked-not-ignored files, as the host venv sees them)
 step3() {
-  [ -x "$HOST_PY" ] || die "no host venv at $HOST_PY: python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' (or set SERNET_ARM64_HOST_PYTHON)"
   git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1 || die "$REPO is not a git checkout"
   local block
   for block in base mic; do
@@ -128,6 +127,16 @@ cp -r "$ROOT/root/arm64-out" "$WORK/arm64-out"
 cp "$ROOT"/root/arm64-guide-*.sh "$WORK/"
 
 # -- 5. the same commands on this host, with the project venv ----------------------------------
+# (a fresh clone has none: then the same device install, from the checkout, into a host venv
+# under the cache)
+if [ ! -x "$HOST_PY" ]; then
+  say "no venv at $HOST_PY: installing the checkout into $CACHE/host-venv"
+  rm -rf "$CACHE/host-venv"
+  python3 -m venv "$CACHE/host-venv" || die "python3 -m venv failed on the host (apt install python3-venv)"
+  "$CACHE/host-venv/bin/pip" install -q "$REPO[mic,vad]" > "$WORK/host-install.log" 2>&1 \
+    || die "pip install of the checkout on the host failed: see $WORK/host-install.log"
+  HOST_PY="$CACHE/host-venv/bin/python"
+fi
 say "the same commands on x86-64 with $HOST_PY"
 bash "$HERE/commands.sh" "$(dirname "$HOST_PY")/sernet-edge" "$REPO/sernet_edge/clips" "$WORK/x86_64" \
   || die "the host commands failed: see $WORK/x86_64/"
@@ -138,6 +147,7 @@ bash "$HERE/commands.sh" "$(dirname "$HOST_PY")/sernet-edge" "$REPO/sernet_edge/
   echo "debootstrap=$(dpkg-query -W -f='${Version}' debootstrap)"
   echo "root=$(cat "$ROOT/.sernet-arm64-complete")"
   echo "host_debian=$(cat /etc/debian_version)"
+  echo "host_venv=$HOST_PY"
   echo "host_python=$("$HOST_PY" -c 'import platform; print(platform.python_version())')"
   echo "host_cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "host_cores=$(nproc)"

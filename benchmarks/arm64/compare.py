@@ -204,7 +204,7 @@ def main(work: Path, stem: Path) -> int:
         "emulation": {"qemu": host.get("qemu"), "cpu": host.get("qemu_cpu"), "debootstrap": host.get("debootstrap"),
                       "root": host.get("root")},
         "arm64": {**env, "packages": freeze(arm_out / "pip-freeze.txt")},
-        "x86_64": {"debian": host.get("host_debian"), "python": host.get("host_python"),
+        "x86_64": {"venv": host.get("host_venv"), "debian": host.get("host_debian"), "python": host.get("host_python"),
                    "cpu": host.get("host_cpu"), "cores": host.get("host_cores"),
                    "packages": freeze(work / "x86_64-pip-freeze.txt")},
         "guide_blocks": {b: (arm_out.parent / f"arm64-guide-{b}.sh").read_text()
@@ -318,7 +318,7 @@ def markdown(r: dict) -> str:
     add("| | arm64 (emulated root) | x86-64 host |\n|---|---|---|")
     add(f"| OS | Debian {r['arm64'].get('debian')} ({r['arm64'].get('uname_m')}), {r['arm64'].get('glibc')} "
         f"| Debian {r['x86_64']['debian']}, {r['x86_64']['cpu']}, {r['x86_64']['cores']} cores |")
-    add(f"| Python | {r['arm64'].get('python')} (Debian's), pip {r['arm64'].get('pip')} | {r['x86_64']['python']} |")
+    add(f"| Python | {r['arm64'].get('python')} (Debian's), pip {r['arm64'].get('pip')} | {r['x86_64']['python']} (`{r['x86_64'].get('venv')}`) |")
     for p in r["arm64"]["packages"]:
         add(f"| {p} | {r['arm64']['packages'][p] or '-'} | {r['x86_64']['packages'].get(p) or '-'} |")
     add(f"| libportaudio2 (apt) | {r['arm64'].get('libportaudio2')} | |")
