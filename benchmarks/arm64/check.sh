@@ -19,6 +19,9 @@ OUTDIR=${SERNET_ARM64_OUTDIR:-$REPO/benchmarks/results}
 # the emulated CPU: a Raspberry Pi 4's Cortex-A72 (ARMv8.0: no dot-product or fp16 arithmetic),
 # so LiteRT's XNNPACK picks the kernels it would pick on a Pi 4; cortex-a76 is a Pi 5
 CPU=${SERNET_ARM64_CPU:-cortex-a72}
+# a network whose TLS is re-signed by a local CA (pip on the host trusts it through PIP_CERT or
+# pip.conf's cert): pip in the root is given the same bundle; empty for none
+CA=${SERNET_ARM64_CA_BUNDLE-${PIP_CERT:-$(sed -n 's/^cert *= *//p' /etc/pip.conf 2>/dev/null | head -1)}}
 NICE=(nice -n "${SERNET_ARM64_NICE:-10}")
 
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap, binfmt_misc and chroot need it): sudo bash $0"
@@ -81,11 +84,14 @@ guide_block() {
 # in_root CMD...: run in the arm64 root, in a private mount namespace (its /proc, /dev, /sys
 # and /tmp mounts vanish with it, however the run ends)
 in_root() {
-  QEMU_CPU=$CPU "${NICE[@]}" unshare --mount --propagation private -- bash -c '
+  local pip_cert=
+  [ -n "$CA" ] && pip_cert=/etc/ssl/sernet-arm64-host-ca.crt
+  PIP_CERT_IN_ROOT=$pip_cert QEMU_CPU=$CPU "${NICE[@]}" unshare --mount --propagation private -- bash -c '
     set -e; r=$1; shift
     mount -t proc proc "$r/proc"; mount -t sysfs sys "$r/sys"
     mount --rbind /dev "$r/dev"; mount -t tmpfs tmpfs "$r/tmp"
     exec chroot "$r" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb QEMU_CPU="$QEMU_CPU" \
+      ${PIP_CERT_IN_ROOT:+PIP_CERT="$PIP_CERT_IN_ROOT"} \
       PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"' _ "$ROOT" "$@"
 }
 
@@ -105,6 +111,10 @@ step3() {
      | xargs -0 -r sh -c 'for f; do [ -f "$f" ] && printf "%s\0" "$f"; done' _ \
      | tar --null -T - -cf -) | tar -xf - -C "$ROOT/root/sernet-edge" || die "cannot copy the checkout into the root"
   cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
+  if [ -n "$CA" ]; then
+    [ -f "$CA" ] || die "CA bundle $CA not found (SERNET_ARM64_CA_BUNDLE= for none)"
+    cp -L "$CA" "$ROOT/etc/ssl/sernet-arm64-host-ca.crt"
+  fi
 }
 
 step1
@@ -144,6 +154,7 @@ bash "$HERE/commands.sh" "$(dirname "$HOST_PY")/sernet-edge" "$REPO/sernet_edge/
 {
   echo "qemu=$(qemu-aarch64-static --version | head -1)"
   echo "qemu_cpu=$CPU"
+  echo "pip_ca_bundle_in_root=${CA:-none}"
   echo "debootstrap=$(dpkg-query -W -f='${Version}' debootstrap)"
   echo "root=$(cat "$ROOT/.sernet-arm64-complete")"
   echo "host_debian=$(cat /etc/debian_version)"

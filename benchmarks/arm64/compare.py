@@ -201,7 +201,7 @@ def main(work: Path, stem: Path) -> int:
                 "bookworm arm64 root (qemu-user), the same commands on the x86-64 host, compared",
         "note": "wall times under qemu-user emulation say nothing about a Raspberry Pi's speed",
         "commit": host.get("commit"), "uncommitted_tracked_changes": int(host.get("dirty", "0") or 0),
-        "emulation": {"qemu": host.get("qemu"), "cpu": host.get("qemu_cpu"), "debootstrap": host.get("debootstrap"),
+        "emulation": {"qemu": host.get("qemu"), "cpu": host.get("qemu_cpu"), "pip_ca_bundle": host.get("pip_ca_bundle_in_root"), "debootstrap": host.get("debootstrap"),
                       "root": host.get("root")},
         "arm64": {**env, "packages": freeze(arm_out / "pip-freeze.txt")},
         "x86_64": {"venv": host.get("host_venv"), "debian": host.get("host_debian"), "python": host.get("host_python"),
@@ -323,7 +323,9 @@ def markdown(r: dict) -> str:
         add(f"| {p} | {r['arm64']['packages'][p] or '-'} | {r['x86_64']['packages'].get(p) or '-'} |")
     add(f"| libportaudio2 (apt) | {r['arm64'].get('libportaudio2')} | |")
     e = r["emulation"]
-    add(f"\nEmulation: {e['qemu']}, CPU model `{e['cpu']}`; root from debootstrap {e['debootstrap']} ({e['root']}).\n")
+    add(f"\nEmulation: {e['qemu']}, CPU model `{e['cpu']}`; root from debootstrap {e['debootstrap']} ({e['root']}). "
+        f"pip in the root trusted the CA bundle `{e.get('pip_ca_bundle')}` (this machine's network "
+        "re-signs TLS; a Pi on an ordinary network needs nothing of the kind).\n")
     add("## Wall times (emulated times are not Pi times)\n")
     add("| step in the arm64 root | seconds |\n|---|---:|")
     for s in r["steps_arm64_emulated"]:
