@@ -81,14 +81,35 @@ guide_block() {
   ' "$REPO/docs/raspberry-pi.md"
 }
 
+# The root's /proc/cpuinfo: qemu-user shows the host's (x86) one, on which LiteRT's cpuinfo
+# library crashes (segmentation fault in classify); a Pi's kernel shows one ARM entry per core.
+# One such entry per host core (sysfs, mounted from the host, lists the host's cores).
+cpuinfo_file() {
+  local part variant rev features i f="$CACHE/cpuinfo-$CPU"
+  case $CPU in
+    cortex-a72) part=0xd08; variant=0x0; rev=3; features="fp asimd evtstrm crc32 cpuid" ;;
+    cortex-a76) part=0xd0b; variant=0x4; rev=1
+      features="fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp" ;;
+    *) die "SERNET_ARM64_CPU must be cortex-a72 or cortex-a76 (got $CPU)" ;;
+  esac
+  : > "$f.tmp"
+  for (( i = 0; i < $(nproc --all); i++ )); do
+    printf 'processor\t: %s\nBogoMIPS\t: 108.00\nFeatures\t: %s\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: %s\nCPU part\t: %s\nCPU revision\t: %s\n\n' \
+      "$i" "$features" "$variant" "$part" "$rev" >> "$f.tmp"
+  done
+  mv "$f.tmp" "$f"
+  echo "$f"
+}
+
 # in_root CMD...: run in the arm64 root, in a private mount namespace (its /proc, /dev, /sys
 # and /tmp mounts vanish with it, however the run ends)
 in_root() {
-  local pip_cert=
+  local pip_cert= cpuinfo
+  cpuinfo=$(cpuinfo_file)
   [ -n "$CA" ] && pip_cert=/etc/ssl/sernet-arm64-host-ca.crt
-  PIP_CERT_IN_ROOT=$pip_cert QEMU_CPU=$CPU "${NICE[@]}" unshare --mount --propagation private -- bash -c '
+  CPUINFO=$cpuinfo PIP_CERT_IN_ROOT=$pip_cert QEMU_CPU=$CPU "${NICE[@]}" unshare --mount --propagation private -- bash -c '
     set -e; r=$1; shift
-    mount -t proc proc "$r/proc"; mount -t sysfs sys "$r/sys"
+    mount -t proc proc "$r/proc"; mount --bind "$CPUINFO" "$r/proc/cpuinfo"; mount -t sysfs sys "$r/sys"
     mount --rbind /dev "$r/dev"; mount -t tmpfs tmpfs "$r/tmp"
     exec chroot "$r" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb QEMU_CPU="$QEMU_CPU" \
       ${PIP_CERT_IN_ROOT:+PIP_CERT="$PIP_CERT_IN_ROOT"} \
