@@ -32,7 +32,9 @@ DEFAULT_HOP_SECONDS = 1.0
 BUNDLED = {"emodb": "light-sernet-emodb-3s-int8.tflite",
            "emodb-float16": "light-sernet-emodb-3s-float16.tflite",
            "multi": "light-sernet-multi-3s-int8.tflite",
-           "multi-float16": "light-sernet-multi-3s-float16.tflite"}
+           "multi-float16": "light-sernet-multi-3s-float16.tflite",
+           # the same int8 weights with average pools: the smallest TFLite Micro arena
+           "multi-micro": "light-sernet-multi-3s-int8-micro.tflite"}
 
 
 def bundled_model_path(name: str = DEFAULT_MODEL) -> Path:

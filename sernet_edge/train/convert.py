@@ -27,6 +27,7 @@ from sernet_edge.metrics import scores
 
 PRECISIONS = ("float32", "float16", "dynamic-int8", "int8")
 DEFAULT_PRECISIONS = ("float16", "int8")
+INT8_POOLS = ("depthwise", "average")   # see xnnpack_pools.py
 MAX_BYTES = 1_000_000            # every file must fit in 1 MB ...
 SIZE_EXEMPT = ("float32",)       # ... except the float32 reference, which is reported instead
 CALIBRATION_LIMIT = 200          # representative examples for full-int8 calibration
@@ -292,6 +293,7 @@ class _Built:
     card: dict
     eval: dict | None = None
     micro: dict | None = None
+    pools: str | None = None       # int8 only: how average pooling is written
 
 
 def file_stem(name: str, seconds: float, precision: str) -> str:
@@ -303,13 +305,18 @@ def export(model, card: dict, out_dir, precisions=DEFAULT_PRECISIONS, seconds_li
            evaluation: tuple[np.ndarray, np.ndarray] | Labelled | None = None,
            name: str = "sernet-edge", max_bytes: int = MAX_BYTES, c_array: bool = False,
            micro_check: bool | None = None, calibration_limit: int = CALIBRATION_LIMIT,
-           provenance: dict | None = None, log=None) -> list[Path]:
+           provenance: dict | None = None, log=None, int8_pools: str | None = None) -> list[Path]:
     """Convert the Keras `model` (described by its `card`) to every precision and input length,
     check sizes, parity and TFLite Micro, then write `<name>-<s>s-<precision>.tflite` + `.json`
     (and `_model_data.c/.h` for --c-array) into `out_dir`. Nothing is written unless every file
     passes. `calibration` and `evaluation` are arrays (one input length) or functions of the
-    FeatureConfig. Returns the written paths."""
+    FeatureConfig. `int8_pools`: 'depthwise' (XNNPACK runs the whole int8 graph: fast on CPUs)
+    or 'average' (smallest TFLite Micro arena); default depthwise, average with `c_array`.
+    Returns the written paths."""
     log = log or (lambda msg: None)
+    int8_pools = int8_pools or ("average" if c_array else "depthwise")
+    if int8_pools not in INT8_POOLS:
+        raise SernetError(f"unknown int8 pooling {int8_pools!r} (use {', '.join(INT8_POOLS)})")
     precisions = _check_precisions(precisions)
     seconds_list = _check_seconds(seconds_list, card)
     if c_array and "int8" not in precisions:
@@ -335,8 +342,12 @@ def export(model, card: dict, out_dir, precisions=DEFAULT_PRECISIONS, seconds_li
             stem = file_stem(name, seconds, precision)
             log(f"{stem}: converting")
             data = convert_keras(fixed, cfg, precision, rep)
+            if precision == "int8" and int8_pools == "depthwise":
+                from sernet_edge.train.xnnpack_pools import depthwise_pools
+                data = depthwise_pools(data, stem)
             _check_size(stem, precision, len(data), max_bytes)
-            b = _Built(seconds, precision, stem, data, {})
+            b = _Built(seconds, precision, stem, data, {},
+                       pools=int8_pools if precision == "int8" else None)
             if ev is not None:
                 b.eval = evaluate_tflite(data, ev[0], ev[1], labels)
                 b.eval["parity"] = parity(b.eval, keras_pred, keras_uar)
@@ -438,6 +449,7 @@ def _card(keras_card, cfg, precision, data, b: _Built, rep, max_bytes, provenanc
                   "size_exempt": precision in SIZE_EXEMPT, **(provenance or {})}
     if precision == "int8":
         conversion["calibration_examples"] = int(len(rep))
+        conversion["int8_pools"] = b.pools
     return new_card(
         keras_card["labels"], cfg, precision,
         source=keras_card.get("source"), metrics=keras_card.get("metrics"),
