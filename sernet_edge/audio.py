@@ -123,7 +123,9 @@ def require_finite(x: np.ndarray, name: str = "audio", resampled_from: int | Non
 def to_mono_16k(data: np.ndarray, rate: int, name: str = "audio", sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Downmix (frames, channels) or (frames,) to mono, resample, reject NaN/inf, clip to [-1, 1]."""
     data = np.asarray(data)
-    if data.ndim == 2:
+    if data.ndim == 2 and data.shape[1] == 1:
+        data = data[:, 0]               # mono: the mean of one channel is itself, without a pass
+    elif data.ndim == 2:
         data = data.mean(axis=1)
     elif data.ndim != 1:
         raise AudioError(f"{name}: expected a 1-D or (frames, channels) array, got shape {data.shape}")

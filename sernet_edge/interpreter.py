@@ -77,7 +77,10 @@ def to_input(x: np.ndarray, detail: dict) -> np.ndarray:
     if np.issubdtype(detail["dtype"], np.integer):
         scale, zero = detail["quantization"]
         info = np.iinfo(detail["dtype"])
-        x = np.clip(np.round(x / scale) + zero, info.min, info.max)
+        x = np.divide(x, np.float32(scale))       # one new array, then in place: same numbers
+        np.round(x, out=x)
+        x += np.float32(zero)
+        np.clip(x, info.min, info.max, out=x)
     return x.astype(detail["dtype"])
 
 

@@ -343,6 +343,9 @@ def test_benchmark_measures_everything(mfcc_model):
             st = row[key]
             assert 0 < st["min_ms"] <= st["median_ms"] <= st["p90_ms"]
         assert row["rtf"] == pytest.approx(row["end_to_end"]["median_ms"] / 3000.0)
+        assert list(row["stages"]) == ["read_ms", "mfcc_ms", "quantise_ms", "invoke_ms",
+                                       "dequantise_ms"]
+        assert all(v > 0 for v in row["stages"].values())
     proc = m["process"]
     assert proc["peak_rss_bytes"] > proc["python_numpy_baseline_bytes"] > 0
     assert m["micro"] == {"skipped": "not an integer-only model"}

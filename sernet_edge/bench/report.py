@@ -76,6 +76,27 @@ def timing_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
+def stage_rows(results: dict) -> tuple[list[str], list[list[str]]]:
+    """Where each end-to-end run's time goes, and how it compares with MFCC + invoke alone."""
+    headers = ["model", "window s", "threads", "read", "MFCC", "quantise", "invoke", "dequantise",
+               "e2e / (MFCC + invoke)"]
+    rows = []
+    for m in results["models"]:
+        t = m.get("timing")
+        if not t or "skipped" in t:
+            continue
+        for row in t["threads"]:
+            st = row.get("stages")
+            if not st:
+                continue
+            parts = t["mfcc"]["median_ms"] + row["invoke"]["median_ms"]
+            rows.append([m["name"], f"{t['seconds']:g}", str(row["threads"]),
+                         *(f"{st[k]:.2f}" for k in ("read_ms", "mfcc_ms", "quantise_ms",
+                                                     "invoke_ms", "dequantise_ms")),
+                         f"{row['end_to_end']['median_ms'] / parts:.2f}"])
+    return headers, rows
+
+
 def op_rows(model: dict) -> tuple[list[str], list[list[str]]]:
     headers = ["#", "op", "output shape", "act", "MACs", "FLOPs", "live KiB"]
     rows = [[str(r["index"]), r["op"] + (" (at load)" if r["at_load"] else ""),
@@ -158,6 +179,8 @@ def text_report(results: dict, per_op: bool = False) -> str:
     if rows:
         parts += ["", f"timing: median / p90 / min over {s['runs']} runs after {s['warmup']} "
                       "warm-up; RTF = end-to-end median / window length", render(headers, rows)]
+        parts += ["", "end to end, stage by stage (median ms within the end-to-end runs)",
+                  render(*stage_rows(results))]
     if per_op:
         for m in results["models"]:
             parts += ["", label(m), render(*op_rows(m))]
@@ -183,7 +206,9 @@ def markdown_report(results: dict, title: str = "Model benchmark") -> str:
         parts += ["", "## Timing", "",
                   f"median / p90 / min in ms over {s['runs']} runs after {s['warmup']} warm-up; "
                   "RTF = end-to-end median / window length.", "",
-                  render(headers, rows, markdown=True)]
+                  render(headers, rows, markdown=True),
+                  "", "End to end, stage by stage (median ms within the end-to-end runs):", "",
+                  render(*stage_rows(results), markdown=True)]
     for m in results["models"]:
         parts += ["", f"## Per operator: {label(m)}", "", render(*op_rows(m), markdown=True)]
     extra = notes(results)
