@@ -249,3 +249,12 @@ def test_export_never_imports_tensorflow(tmp_path):
             "print([m for m in ('tensorflow', 'keras') if m in sys.modules])")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_cli_points_microcontrollers_at_the_average_pool_file(tmp_path):
+    """The CPU int8 file's depthwise pools need a larger arena: export-c says which file not."""
+    fast = CliRunner().invoke(main, ["export-c", "multi", "-o", str(tmp_path / "a")])
+    small = CliRunner().invoke(main, ["export-c", "multi-micro", "-o", str(tmp_path / "b")])
+    assert fast.exit_code == small.exit_code == 0
+    assert "note: this file writes average pools as depthwise" in fast.stderr
+    assert "multi-micro" in fast.stderr and small.stderr == ""
