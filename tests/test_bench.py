@@ -336,7 +336,9 @@ def test_benchmark_measures_everything(mfcc_model):
     m = r["models"][0]
     assert m["features"] == {"seconds": 3.0, "frames": 184, "n_mfcc": 40, "source": "input shape"}
     t = m["timing"]
-    assert t["mfcc"]["runs"] == 3
+    # 3 runs in 5 interleaved rounds: 1 per round, 5 per thread count; MFCC pooled over both
+    assert t["rounds"] == 5 and t["mfcc"]["runs"] == 10
+    assert [row["invoke"]["runs"] for row in t["threads"]] == [5, 5]
     assert [row["threads"] for row in t["threads"]] == [1, 2]
     for row in t["threads"]:
         for key in ("invoke", "end_to_end"):

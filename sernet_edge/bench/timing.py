@@ -35,6 +35,7 @@ from sernet_edge.tflite_file import with_tensor_shapes
 
 DEFAULT_THREADS = (1, 2)
 DEFAULT_SECONDS = (3.0, 7.0)
+ROUNDS = 5            # MFCC, invoke and end to end take turns, --runs / ROUNDS at a time
 STAGES = ("read_ms", "mfcc_ms", "quantise_ms", "invoke_ms", "dequantise_ms")   # of one window
 DEFAULT_RUNS = 200
 DEFAULT_WARMUP = 20
@@ -75,29 +76,18 @@ def summarise(times_s) -> dict:
 def measure(fn, runs: int, warmup: int) -> dict:
     for _ in range(warmup):
         fn()
+    return summarise(timed(fn, runs))
+
+
+def timed(fn, runs: int) -> list[float]:
+    """Durations in seconds of `runs` calls."""
     times = []
     clock = time.perf_counter
     for _ in range(runs):
         t0 = clock()
         fn()
         times.append(clock() - t0)
-    return summarise(times)
-
-
-def measure_stages(pipe, audio, runs: int, warmup: int) -> tuple[dict, dict]:
-    """End to end over `runs` classifications, and the median of each stage within them: where
-    the time beyond MFCC + invoke goes (reading the file; an invoke slowed by the front end
-    having pushed the weights out of the cache)."""
-    for _ in range(warmup):
-        pipe.classify_file(audio)
-    total, parts = [], []
-    for _ in range(runs):
-        marks = [time.perf_counter()]
-        pipe.classify_file(audio, marks)
-        total.append(marks[-1] - marks[0])
-        parts.append(np.diff(marks))
-    medians = np.median(np.array(parts), axis=0) * 1e3
-    return summarise(total), {name: float(ms) for name, ms in zip(STAGES, medians)}
+    return times
 
 
 # ---- the model's front end ----
@@ -194,20 +184,39 @@ class Pipeline:
 def time_model(data: bytes, origin: str, config: FeatureConfig, audio: Path,
                threads=DEFAULT_THREADS, runs: int = DEFAULT_RUNS, warmup: int = DEFAULT_WARMUP,
                progress=None, input_shape=None) -> dict:
+    """MFCC, invoke and end to end per thread count, measured in interleaved rounds: when other
+    work comes and goes on the machine, all three see the same share of it, so their ratios
+    (int8 against float, end to end against MFCC + invoke) hold even if the times drift."""
     from sernet_edge.audio import load_audio
     signal = load_audio(audio, config.sample_rate)
-    frontend = measure(lambda: extract(signal, config), runs, warmup)
-    rows = []
+    per_round = max(1, -(-runs // ROUNDS))
+    mfcc, rows = [], []
     for n in threads:
         if progress:
             progress(f"timing {Path(origin).name} at {config.seconds:g} s, {n} thread(s)")
         pipe = Pipeline(data, origin, config, n, input_shape)
         pipe.set_input(extract(signal, config))
-        invoke = measure(pipe.interpreter.invoke, runs, warmup)
-        e2e, stages = measure_stages(pipe, audio, runs, warmup)
-        rows.append({"threads": n, "invoke": invoke, "end_to_end": e2e, "stages": stages,
+        for _ in range(warmup):
+            extract(signal, config)
+            pipe.interpreter.invoke()
+            pipe.classify_file(audio)
+        invoke, total, parts = [], [], []
+        for _ in range(ROUNDS):
+            mfcc += timed(lambda: extract(signal, config), per_round)
+            pipe.set_input(extract(signal, config))
+            invoke += timed(pipe.interpreter.invoke, per_round)
+            for _ in range(per_round):
+                marks = [time.perf_counter()]
+                pipe.classify_file(audio, marks)
+                total.append(marks[-1] - marks[0])
+                parts.append(np.diff(marks))
+        e2e = summarise(total)
+        stages = np.median(np.array(parts), axis=0) * 1e3
+        rows.append({"threads": n, "invoke": summarise(invoke), "end_to_end": e2e,
+                     "stages": {name: float(ms) for name, ms in zip(STAGES, stages)},
                      "rtf": e2e["median_ms"] / 1e3 / config.seconds})
-    return {"audio": str(audio), "seconds": config.seconds, "mfcc": frontend, "threads": rows}
+    return {"audio": str(audio), "seconds": config.seconds, "mfcc": summarise(mfcc),
+            "rounds": ROUNDS, "threads": rows}
 
 
 # ---- separate processes: resident memory, TFLite Micro ----

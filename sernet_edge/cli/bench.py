@@ -40,7 +40,8 @@ def _seconds(ctx, param, value: str) -> tuple[float, ...]:
               metavar="S[,S...]", help="Window lengths to count and time each model at: the "
                                        "network is fully convolutional, so its input is resized.")
 @click.option("--runs", type=click.IntRange(min=1), default=200, show_default=True,
-              help="Timed runs per measurement (median, p90 and min are taken over them).")
+              help="Timed runs per measurement (median, p90 and min are taken over them), in 5 "
+                   "rounds that take turns with the other measurements.")
 @click.option("--warmup", type=click.IntRange(min=0), default=20, show_default=True,
               help="Untimed runs before each measurement.")
 @click.option("--audio", type=click.Path(path_type=Path), default=None,
