@@ -108,24 +108,52 @@ def timing(results: dict) -> str:
                       "RTF", "process RSS"], rows, [False] + [True] * 8))
 
 
-def int8_speed(results: dict) -> str:
-    """Full int8 invoke against the float model's, per window and thread count."""
-    by = {}
+def stages(results: dict) -> str:
+    """Where an end-to-end run's time goes, 1 thread."""
+    rows = []
     for m in results["models"]:
         t = m.get("timing")
-        if t and "skipped" not in t and m.get("window"):
-            for row in t["threads"]:
-                by[(m["precision"], m["window"]["seconds"], row["threads"])] = row["invoke"]["median_ms"]
-    rows = []
-    for (precision, w, n), ms in sorted(by.items()):
-        if precision != "int8":
+        if not t or "skipped" in t:
             continue
-        for other in ("float32", "float16"):
-            if (other, w, n) in by:
-                rows.append([f"{w:g} s", n, f"{ms:.2f}", f"{by[other, w, n]:.2f} ({other})",
-                             f"{ms / by[other, w, n]:.2f}"])
-                break
-    return _table(["window", "threads", "int8 invoke ms", "float invoke ms", "int8 / float"], rows)
+        for row in t["threads"]:
+            st = row.get("stages")
+            if row["threads"] != 1 or not st:
+                continue
+            parts = t["mfcc"]["median_ms"] + row["invoke"]["median_ms"]
+            rows.append([_short(m), f"{t['seconds']:g} s",
+                         *(f"{st[k]:.2f}" for k in ("read_ms", "mfcc_ms", "quantise_ms",
+                                                     "invoke_ms", "dequantise_ms")),
+                         f"{row['end_to_end']['median_ms']:.2f}", f"{parts:.2f}",
+                         f"{row['end_to_end']['median_ms'] / parts:.2f}"])
+    return _table(["model", "window", "read", "MFCC", "quantise", "invoke", "dequantise",
+                   "end to end", "MFCC + invoke alone", "ratio"], rows)
+
+
+def int8_speed(results: dict) -> str:
+    """Each full-int8 file's invoke against the float file of the same model (name up to
+    '-int8' / '-float'), per window and thread count."""
+    def family(m):
+        return re.split(r"-(?:int8|float16|float32)", m["name"])[0]
+
+    floats = {}
+    for m in results["models"]:
+        t = m.get("timing")
+        if m["precision"] in ("float32", "float16") and t and "skipped" not in t:
+            for row in t["threads"]:
+                floats[family(m), t["seconds"], row["threads"]] = (m, row["invoke"]["median_ms"])
+    rows = []
+    for m in results["models"]:
+        t = m.get("timing")
+        if m["precision"] != "int8" or not t or "skipped" in t:
+            continue
+        for row in t["threads"]:
+            found = floats.get((family(m), t["seconds"], row["threads"]))
+            if found:
+                ms, ref = row["invoke"]["median_ms"], found[1]
+                rows.append([_short(m), f"{t['seconds']:g} s", row["threads"], f"{ms:.2f}",
+                             f"{ref:.2f} ({_short(found[0])})", f"{ms / ref:.2f}"])
+    return _table(["int8 file", "window", "threads", "int8 invoke ms", "float invoke ms",
+                   "int8 / float"], rows, [False, True, True, True, True, True])
 
 
 def arena(results: dict) -> str:
@@ -138,7 +166,8 @@ def arena(results: dict) -> str:
                   rows)
 
 
-RENDERERS = {"counted": counted, "timing": timing, "int8-speed": int8_speed, "arena": arena}
+RENDERERS = {"counted": counted, "timing": timing, "stages": stages, "int8-speed": int8_speed,
+             "arena": arena}
 
 
 # ---- the docs ----
@@ -168,13 +197,17 @@ def update(text: str) -> tuple[str, list[tuple[str, str]]]:
     return BLOCK.sub(one, text), changed
 
 
+def _shown(path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 def stale(paths=DOCS) -> list[str]:
     """One line per generated table whose text differs from its result file's."""
     out = []
     for path in paths:
         _, changed = update(Path(path).read_text())
-        out += [f"{Path(path).relative_to(REPO)}: table '{t}' is out of date with {s}"
-                for s, t in changed]
+        out += [f"{_shown(path)}: table '{t}' is out of date with {s}" for s, t in changed]
     return out
 
 
@@ -197,7 +230,7 @@ def main(argv=None) -> int:
         text, changed = update(path.read_text())
         if changed:
             write_text(path, text)
-            print(f"{path.relative_to(REPO)}: {', '.join(t for _, t in changed)}")
+            print(f"{_shown(path)}: {', '.join(t for _, t in changed)}")
     return 0
 
 
