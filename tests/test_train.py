@@ -257,7 +257,7 @@ def test_help_documents_every_option():
                 "--val-speakers", "--select-on-test", "--final-epochs", "--augment", "--folds",
                 "--strategy", "--config", "--cache-dir", "--seconds", "--no-final", "--labels",
                 "--protocol", "--cv", "--cmvn", "--schedule", "--balance", "--label-smoothing",
-                "--label-source", "--votes"):
+                "--label-source", "--votes", "--init"):
         assert opt in res.output, opt
 
 
@@ -393,3 +393,38 @@ def test_ema_weights_are_selected_and_shipped(mini_emodb, tmp_path):
     assert any(not np.allclose(s, w) for s, w in zip(shadow, live))  # really an average
     final = keras.models.load_model(out / "final" / "model.keras").get_weights()
     assert all(np.allclose(f, s) for f, s in zip(final, load_ema(out / "final" / "checkpoint")))
+
+
+# ---- starting from another model's weights ----
+
+def test_init_copies_every_layer_of_the_same_shape(tmp_path):
+    from sernet_edge.train.model import build_model
+    from sernet_edge.train.trainer import init_weights
+    source = build_model((184, 40, 1), 6)        # e.g. CREMA-D's six classes, 3 s
+    source.save(tmp_path / "src.keras")
+    target = build_model((63, 40, 1), 7)         # EMO-DB's seven, another input length
+    copied, fresh = init_weights(target, tmp_path / "src.keras")
+    assert fresh == ["emotion"]                  # the classifier: 6 -> 7 outputs
+    assert copied == sum(1 for layer in target.layers if layer.weights) - 1
+    for name in ("path1_conv", "lflb4_bn", "final_conv"):
+        for a, b in zip(source.get_layer(name).get_weights(), target.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_init_from_a_run_and_bad_init(mini_emodb, tmp_path):
+    from sernet_edge.train.model import build_model
+    build_model((63, 40, 1), 7).save(tmp_path / "pre.keras")
+    out = tmp_path / "run"
+    res = _train_cli(mini_emodb, out, "--init", str(tmp_path / "pre.keras"), "--no-final")
+    assert res.exit_code == 0, res.output
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["recipe"]["init"] == str(tmp_path / "pre.keras")
+    bad = CliRunner().invoke(main, ["train", str(mini_emodb), "-o", str(tmp_path / "b"),
+                                    "--init", str(tmp_path / "missing.keras")])
+    assert bad.exit_code == 2 and "--init" in bad.output and "no such model file" in bad.output
+    (tmp_path / "junk.keras").write_text("not a model")
+    bad = CliRunner().invoke(main, ["train", str(mini_emodb), "-o", str(tmp_path / "c"),
+                                    "--seconds", "1", "--epochs", "1", "--folds", "0",
+                                    "--no-final", "--init", str(tmp_path / "junk.keras")])
+    assert bad.exit_code == 2 and "cannot load it as a Keras model" in bad.output
+    assert len(bad.output.strip().splitlines()) == 1

@@ -16,7 +16,7 @@ from sernet_edge.cli.options import corpus_options
 RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay_every",
                   "decay_factor", "l2", "dropout", "loss", "focal_gamma", "seed", "val_speakers",
                   "select_on_test", "final_epochs", "ema_decay", "augment", "protocol", "cv",
-                  "schedule", "balance", "label_smoothing")
+                  "schedule", "balance", "label_smoothing", "init")
 
 
 @click.command()
@@ -65,6 +65,10 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
               help="Draw examples so that classes (and corpora) come equally often; auto: "
                    "corpus for several corpora, none for one.")
 @click.option("--label-smoothing", type=float, default=0.0, show_default=True)
+@click.option("--init", default="", metavar="MODEL.keras",
+              help="Start every fold and the final model from this Keras model's weights (e.g. "
+                   "a CREMA-D run's final/model.keras); layers of another shape, such as the "
+                   "classifier for other labels, start fresh.")
 @click.option("--select-on-test", is_flag=True,
               help="Also report the paper's optimistic numbers (epoch chosen on the test speaker).")
 @click.option("--final-epochs", type=int, default=0, show_default=True,

@@ -50,6 +50,8 @@ def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cach
     """Cross-validate, then train the final model. Returns the report (also in report.json)."""
     recipe.validate()
     _strategy(strategy)  # multi-worker collectives must be set up before any other TF work
+    if recipe.init:
+        load_init_model(recipe.init)   # a bad file fails now, not after the features
     # the folds do not move with --seed: seeds are compared on the same speakers. Made before
     # settings.json is written, so that a refused protocol (--cv 20 on 8 speakers) leaves
     # nothing that would block the corrected rerun in the same folder
@@ -248,6 +250,10 @@ def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: i
         else:
             state = {"epoch": -1, "history": [], "best_val_uar": -1.0}
             model = build_model(Xtr.shape[1:], n_classes, recipe.l2, recipe.dropout)
+            if recipe.init:
+                copied, fresh = init_weights(model, recipe.init)
+                log(f"{tag}: {copied} layers from {recipe.init}"
+                    + (f"; fresh: {', '.join(fresh)}" if fresh else ""))
             _compile(model, recipe)
     start = state["epoch"] + 1
     if start >= epochs:
@@ -264,6 +270,34 @@ def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: i
         _distributed_loop(model, batches, callback, start, epochs, recipe, _strategy(strategy), tag)
     callback.close()
     return state["history"]
+
+
+def load_init_model(path):
+    import keras
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as e:  # noqa: BLE001 - Keras raises many kinds for a bad file
+        raise SernetError(f"--init {path}: cannot load it as a Keras model ({e})") from None
+
+
+def init_weights(model, path) -> tuple[int, list[str]]:
+    """Copy into `model` the weights of each layer of the Keras model at `path` that has the
+    same name and weight shapes (pre-training: a model trained on another corpus or label set).
+    Returns (layers copied, names of layers with weights left as initialised)."""
+    by_name = {layer.name: layer for layer in load_init_model(path).layers}
+    copied, fresh = 0, []
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        src = by_name.get(layer.name)
+        if src is not None and [w.shape for w in src.weights] == [w.shape for w in layer.weights]:
+            layer.set_weights(src.get_weights())
+            copied += 1
+        else:
+            fresh.append(layer.name)
+    if not copied:
+        raise SernetError(f"--init {path}: no layer matches this network (not a Light-SERNet?)")
+    return copied, fresh
 
 
 def _distributed_loop(model, batches, callback, start, epochs, recipe: Recipe, dist, tag) -> None:
