@@ -428,3 +428,21 @@ def test_init_from_a_run_and_bad_init(mini_emodb, tmp_path):
                                     "--no-final", "--init", str(tmp_path / "junk.keras")])
     assert bad.exit_code == 2 and "cannot load it as a Keras model" in bad.output
     assert len(bad.output.strip().splitlines()) == 1
+
+
+def test_a_run_from_before_a_new_setting_still_resumes(mini_emodb, tmp_path):
+    """settings.json written before `init` existed: the missing setting had its default."""
+    out = tmp_path / "run"
+    assert _train_cli(mini_emodb, out, "--no-final", "--folds", "0").exit_code == 0
+    path = out / "settings.json"
+    old = json.loads(path.read_text())
+    del old["recipe"]["init"]
+    path.write_text(json.dumps(old))
+    res = _train_cli(mini_emodb, out, "--no-final", "--folds", "0")
+    assert res.exit_code == 0 and "done before, skipped" in res.output
+    from sernet_edge.train.model import build_model
+    build_model((63, 40, 1), 7).save(tmp_path / "pre.keras")
+    res = CliRunner().invoke(main, ["train", str(mini_emodb), "-o", str(out), "--seconds", "1",
+                                    "--epochs", "2", "--batch-size", "4", "--folds", "0",
+                                    "--no-final", "--init", str(tmp_path / "pre.keras")])
+    assert res.exit_code == 2 and "other settings (recipe)" in res.output   # a real change

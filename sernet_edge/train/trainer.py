@@ -573,6 +573,11 @@ def _check_run_settings(out: Path, corpus, features, recipe) -> None:
     path = out / "settings.json"
     if path.exists():
         before = json.loads(path.read_text())
+        # a setting added since the run started had its default then
+        for key, defaults in (("recipe", Recipe().to_dict()), ("features", FeatureConfig().to_dict())):
+            for name, value in defaults.items():
+                if isinstance(before.get(key), dict) and name != "final_epochs":
+                    before[key].setdefault(name, value)
         if before != json.loads(json.dumps(settings)):
             changed = [k for k in settings if before.get(k) != json.loads(json.dumps(settings[k]))]
             raise SernetError(f"{out}: holds a run with other settings ({', '.join(changed)}); "
