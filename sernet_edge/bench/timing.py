@@ -73,12 +73,6 @@ def summarise(times_s) -> dict:
             "min_ms": float(t.min()), "runs": int(t.size)}
 
 
-def measure(fn, runs: int, warmup: int) -> dict:
-    for _ in range(warmup):
-        fn()
-    return summarise(timed(fn, runs))
-
-
 def timed(fn, runs: int) -> list[float]:
     """Durations in seconds of `runs` calls."""
     times = []
