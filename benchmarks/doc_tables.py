@@ -108,6 +108,24 @@ def timing(results: dict) -> str:
                       "RTF", "process RSS"], rows, [False] + [True] * 8))
 
 
+DEFAULT_PAIR = ("light-sernet-multi-3s-int8.tflite", "light-sernet-multi-3s-float16.tflite")
+
+
+def timing_default(results: dict) -> str:
+    """The default model in both precisions, 1 thread: what `listen` costs per hop."""
+    rows = []
+    for m in results["models"]:
+        t = m.get("timing")
+        if m["name"] not in DEFAULT_PAIR or not t or "skipped" in t:
+            continue
+        for row in t["threads"]:
+            if row["threads"] == 1:
+                rows.append([_short(m), f"{t['seconds']:g} s", _ms(t["mfcc"]), _ms(row["invoke"]),
+                             _ms(row["end_to_end"]), f"{row['rtf']:.4f}"])
+    return (f"Measured {_machine(results)}; median / p90 in ms, 1 thread.\n\n"
+            + _table(["model", "window", "MFCC", "invoke", "end to end", "RTF"], rows))
+
+
 def stages(results: dict) -> str:
     """Where an end-to-end run's time goes, 1 thread."""
     rows = []
@@ -166,8 +184,8 @@ def arena(results: dict) -> str:
                   rows)
 
 
-RENDERERS = {"counted": counted, "timing": timing, "stages": stages, "int8-speed": int8_speed,
-             "arena": arena}
+RENDERERS = {"counted": counted, "timing": timing, "timing-default": timing_default,
+             "stages": stages, "int8-speed": int8_speed, "arena": arena}
 
 
 # ---- the docs ----
