@@ -4,7 +4,7 @@
 set -euo pipefail
 [ $# = 3 ] || { echo "usage: commands.sh SERNET_EDGE CLIPS_DIR OUT_DIR" >&2; exit 2; }
 SE=$1; CLIPS=$2; OUT=$3
-MODELS=(multi multi-float16 emodb emodb-float16)
+MODELS=(multi multi-float16 multi-micro emodb emodb-float16)
 LISTEN_CLIP=13a05Tc.wav    # the longest bundled clip (4.5 s): 9 hops
 mkdir -p "$OUT"
 : > "$OUT/times.tsv"
