@@ -429,3 +429,19 @@ def test_bench_never_imports_tensorflow(mfcc_model):
     res = subprocess.run([sys.executable, "-c", code, str(mfcc_model)], capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0, res.stderr
+
+
+def test_a_model_that_cannot_resize_is_counted_at_its_own_length(tiny_dir):
+    """Flatten + Dense fixes the input length: the 7 s window is skipped with the reason."""
+    keras = _keras()
+    x = keras.Input((184, 40, 1), batch_size=1)
+    y = keras.layers.Dense(3)(keras.layers.Flatten()(keras.layers.Conv2D(2, 3, padding="same")(x)))
+    path = _to_tflite(_randomise(keras.Model(x, y)), tiny_dir / "flat-3s.tflite")
+    res = CliRunner().invoke(main, ["bench", str(path), "--no-timing", "--json", "-"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert [m["window"]["seconds"] for m in data["models"]] == [3.0]
+    (skipped,) = data["skipped_windows"]
+    assert skipped["model"] == "flat-3s.tflite" and skipped["seconds"] == 7.0 and skipped["reason"]
+    text = CliRunner().invoke(main, ["bench", str(path), "--no-timing"]).output
+    assert "flat-3s.tflite: not run at 7 s: " in text
