@@ -1,8 +1,10 @@
 // One bundled clip end to end on an emulated Cortex-M4: the generated front end, then
 // the int8 model under TensorFlow Lite Micro (CMSIS-NN kernels). Prints, by semihosting,
-// the label and the instructions each step took (SysTick under QEMU -icount: see README).
+// the int8 output, the label and the instructions each step took (SysTick under QEMU -icount:
+// see README).
 #include <cstdint>
 #include <cstdio>
+#include <malloc.h>
 
 #include "clip_data.h"
 #include "model_data.h"
@@ -43,7 +45,49 @@ static void busy_loop(uint32_t n) {  // 2 instructions per iteration: subs, bne
   __asm volatile("1: subs %0, %0, #1\n bne 1b" : "+r"(n) : : "cc");
 }
 
+// The card lists the model's ops (multi-micro: six; multi writes its average pools as
+// DEPTHWISE_CONV_2D and STRIDED_SLICE): register exactly those, so only their kernels link.
+constexpr bool card_has(const char *op) {
+  const char *ops = SERNET_CARD_OPS;
+  for (const char *p = ops; *p; ++p) {
+    if (p != ops && p[-1] != ' ') continue;
+    int i = 0;
+    while (op[i] && p[i] == op[i]) ++i;
+    if (!op[i] && (p[i] == ',' || p[i] == 0)) return true;
+  }
+  return false;
+}
+constexpr int card_op_count() {
+  int n = 1;
+  for (const char *p = SERNET_CARD_OPS; *p; ++p) n += *p == ',';
+  return n;
+}
+constexpr int kOps = card_has("AVERAGE_POOL_2D") + card_has("CONCATENATION") +
+                     card_has("CONV_2D") + card_has("DEPTHWISE_CONV_2D") +
+                     card_has("FULLY_CONNECTED") + card_has("MEAN") + card_has("SOFTMAX") +
+                     card_has("STRIDED_SLICE");
+static_assert(kOps == card_op_count(), "the model uses an op main.cc does not register");
+
+// Stack high-water mark: the 64 KB below main's frame is painted before anything runs and
+// read back at the end (the linker script keeps 64 KB for the stack).
+constexpr uint32_t kPaint = 0xA5A5A5A5u;
+constexpr uint32_t kStackWords = 64 * 1024 / 4 - 64;
+static uint32_t *stack_floor;
+static void paint_stack() {
+  uint32_t *sp;
+  __asm volatile("mov %0, sp" : "=r"(sp));
+  stack_floor = sp - kStackWords;
+  for (uint32_t *p = stack_floor; p < sp - 16; ++p) *(volatile uint32_t *)p = kPaint;
+}
+static unsigned stack_used() {
+  extern uint32_t __StackTop;
+  const uint32_t *p = stack_floor;
+  while (*p == kPaint) ++p;
+  return (unsigned)((const char *)&__StackTop - (const char *)p);
+}
+
 int main() {
+  paint_stack();
   SYST_RVR = 0xFFFFFF;
   SYST_CVR = 0;
   SYST_CSR = 7;  // core clock, interrupt, enable
@@ -55,13 +99,15 @@ int main() {
   printf("calibration: 2,000,000 instructions = %llu ticks\n", (unsigned long long)calibration);
 
   const tflite::Model *model = tflite::GetModel(MODEL_DATA);
-  static tflite::MicroMutableOpResolver<6> resolver;
-  resolver.AddConv2D();
-  resolver.AddAveragePool2D();
-  resolver.AddConcatenation();
-  resolver.AddMean();
-  resolver.AddFullyConnected();
-  resolver.AddSoftmax();
+  static tflite::MicroMutableOpResolver<kOps> resolver;
+  if constexpr (card_has("AVERAGE_POOL_2D")) resolver.AddAveragePool2D();
+  if constexpr (card_has("CONCATENATION")) resolver.AddConcatenation();
+  if constexpr (card_has("CONV_2D")) resolver.AddConv2D();
+  if constexpr (card_has("DEPTHWISE_CONV_2D")) resolver.AddDepthwiseConv2D();
+  if constexpr (card_has("FULLY_CONNECTED")) resolver.AddFullyConnected();
+  if constexpr (card_has("MEAN")) resolver.AddMean();
+  if constexpr (card_has("SOFTMAX")) resolver.AddSoftmax();
+  if constexpr (card_has("STRIDED_SLICE")) resolver.AddStridedSlice();
   static tflite::MicroInterpreter interpreter(model, resolver, arena, kArenaBytes);
   if (interpreter.AllocateTensors() != kTfLiteOk) {
     printf("AllocateTensors failed\n");
@@ -79,7 +125,9 @@ int main() {
   }
   uint32_t sum = 0;
   for (int i = 0; i < SERNET_FE_INPUT_SIZE; ++i) sum = sum * 31u + (uint8_t)input[i];
-  printf("input hash: %08lx\n", (unsigned long)sum);
+  printf("input hash: %08lx\ninput tensor:", (unsigned long)sum);
+  for (int i = 0; i < SERNET_FE_INPUT_SIZE; ++i) printf("%02x", (uint8_t)input[i]);
+  printf("\n");
 
   t0 = ticks();
   if (interpreter.Invoke() != kTfLiteOk) {
@@ -90,11 +138,14 @@ int main() {
   const int8_t *out = interpreter.output(0)->data.int8;
   static const char *const labels[] = SERNET_CARD_LABELS;
   int best = 0;
+  printf("int8 output");
   for (int k = 0; k < SERNET_CARD_NUM_LABELS; ++k) {
-    printf("  %-10s %4d\n", labels[k], out[k]);
+    printf(" %d", out[k]);
     if (out[k] > out[best]) best = k;
   }
-  printf("clip: %s\nlabel: %s\n", CLIP_NAME, labels[best]);
+  printf("\nclip: %s\nmodel: %s\nlabel: %s\n", CLIP_NAME, SERNET_CARD_NAME, labels[best]);
   printf("ticks: front_end %llu invoke %llu\n", (unsigned long long)t_fe, (unsigned long long)t_nn);
+  printf("stack: %u bytes peak; heap: %u bytes from sbrk (newlib stdio)\n", stack_used(),
+         (unsigned)mallinfo().arena);
   return 0;
 }

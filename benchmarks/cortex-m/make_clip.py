@@ -1,6 +1,16 @@
-"""Write a bundled clip as a C header of int16 samples, and print what the host computes for
-it (the numpy front end's int8 input hash, as main.cc/frontend_only.c compute it, and the
-label from LiteRT), so the emulator's output can be checked against it."""
+"""The host side of the emulator run.
+
+    make_clip.py CLIP HEADER [MODEL]     the clip as a C header of int16 samples, and what the
+                                         host computes for it from the numpy front end
+    make_clip.py --check EMULATOR_OUTPUT [MODEL]
+                                         the emulator's own int8 input tensor (main.cc prints
+                                         it) through the host runtimes: its int8 output must
+                                         equal LiteRT's builtin kernels'; exit status 1 if not
+
+Each prints the input hash (as main.cc/frontend_only.c compute it) and the int8 output and label
+from LiteRT's builtin kernels (the integer arithmetic TFLite Micro shares), from LiteRT with its
+default XNNPACK delegate (what `sernet-edge` runs), and from TFLite Micro on the host
+(`tflite_micro`, reference kernels) when it is installed."""
 
 import sys
 from pathlib import Path
@@ -12,9 +22,11 @@ from sernet_edge.audio import load_audio
 from sernet_edge.features import extract
 from sernet_edge.interpreter import to_input
 from sernet_edge.runtime import EmotionClassifier, bundled_clips
+from sernet_edge.train.convert import run_tflite
+from sernet_edge.train.micro import micro_available, micro_run
 
 
-def main(clip_name: str, header: str, model: str = "multi") -> None:
+def main(clip_name: str, header: str, model: str = "multi-micro") -> None:
     path = next(p for p in bundled_clips() if p.name == clip_name)
     pcm, rate = soundfile.read(path, dtype="int16")
     assert rate == 16000 and pcm.ndim == 1, "a 16 kHz mono clip"
@@ -25,14 +37,55 @@ def main(clip_name: str, header: str, model: str = "multi") -> None:
         "static const int16_t clip_samples[CLIP_SAMPLES] = {\n"
         + ",\n".join(rows) + "\n};\n")
     clf = EmotionClassifier(model, num_threads=1)
-    x = load_audio(path)
-    q = to_input(extract(x, clf.features), clf._input).reshape(-1)
+    q = to_input(extract(load_audio(path), clf.features), clf._input).reshape(-1)
+    print(f"host: clip {clip_name} model {clf.path.name} input hash {input_hash(q)} (numpy front end)")
+    host_outputs(clf, q)
+
+
+def input_hash(q: np.ndarray) -> str:
     h = 0
     for v in q.astype(np.uint8):
         h = (h * 31 + int(v)) & 0xFFFFFFFF
-    probs = clf.predict_window(x)
-    print(f"host: clip {clip_name} input hash {h:08x} label {clf.labels[int(np.argmax(probs))]}")
+    return f"{h:08x}"
+
+
+def host_outputs(clf: EmotionClassifier, q: np.ndarray) -> dict:
+    """The int8 input tensor `q` through LiteRT (builtin kernels, XNNPACK) and TFLM (host)."""
+    data = clf.path.read_bytes()
+    x = clf._input["quantization"][0] * (q.astype(np.float32) - clf._input["quantization"][1])
+    x = x.reshape(clf._input["shape"])                  # to_input gives back exactly q
+    assert np.array_equal(to_input(x, clf._input).reshape(-1), q)
+    outs = {"litert_builtin": run_tflite(data, x, builtin_kernels=True)["raw_outputs"][0],
+            "litert_xnnpack": run_tflite(data, x)["raw_outputs"][0]}
+    if micro_available():
+        outs["tflm_host_reference"] = micro_run(data, q[None])["outputs"][0]
+    for name, out in outs.items():
+        values = " ".join(str(int(v)) for v in out)
+        print(f"host: {name} int8 output {values} label {clf.labels[int(np.argmax(out))]}")
+    return outs
+
+
+def check(emulator_txt: str, model: str = "multi-micro") -> int:
+    lines = Path(emulator_txt).read_text().splitlines()
+    q = np.frombuffer(bytes.fromhex(next(ln.split(":", 1)[1].strip() for ln in lines
+                                         if ln.startswith("input tensor:"))), np.int8)
+    emu = np.array([int(v) for v in next(ln for ln in lines
+                                         if ln.startswith("int8 output")).split()[2:]])
+    clip = next(ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("clip:"))
+    clf = EmotionClassifier(model, num_threads=1)
+    path = next(p for p in bundled_clips() if p.name == clip)
+    ref = to_input(extract(load_audio(path), clf.features), clf._input).reshape(-1)
+    diff = np.abs(q.astype(int) - ref.astype(int))
+    print(f"host: emulator's input tensor, hash {input_hash(q)}: {int(np.sum(diff > 0))} of "
+          f"{q.size} values differ from the numpy front end's (at most {int(diff.max())} steps)")
+    outs = host_outputs(clf, q)
+    same = np.array_equal(emu, outs["litert_builtin"])
+    print(f"emulator int8 output {' '.join(map(str, emu))} label {clf.labels[int(np.argmax(emu))]}: "
+          + ("identical to LiteRT's builtin kernels on the same input" if same else "DIFFERS"))
+    return 0 if same else 1
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--check":
+        sys.exit(check(*sys.argv[2:]))
     main(*sys.argv[1:])
