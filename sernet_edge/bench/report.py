@@ -63,16 +63,28 @@ def model_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
-def timing_rows(results: dict) -> tuple[list[str], list[list[str]]]:
-    headers = ["model", "window s", "threads", "MFCC ms", "invoke ms", "end-to-end ms", "RTF"]
-    rows = []
+def timed(results: dict):
+    """(model, its timing, one thread count's row) for every measured row, in order."""
     for m in results["models"]:
         t = m.get("timing")
-        if not t or "skipped" in t:
-            continue
-        for row in t["threads"]:
-            rows.append([m["name"], f"{t['seconds']:g}", str(row["threads"]), _ms(t["mfcc"]),
-                         _ms(row["invoke"]), _ms(row["end_to_end"]), f"{row['rtf']:.4f}"])
+        if t and "skipped" not in t:
+            for row in t["threads"]:
+                yield m, t, row
+
+
+def e2e_ratio(t: dict, row: dict) -> float:
+    """End-to-end median over MFCC + invoke medians (the target: at most 1.1)."""
+    return row["end_to_end"]["median_ms"] / (t["mfcc"]["median_ms"] + row["invoke"]["median_ms"])
+
+
+STAGE_KEYS = ("read_ms", "mfcc_ms", "quantise_ms", "invoke_ms", "dequantise_ms")
+
+
+def timing_rows(results: dict) -> tuple[list[str], list[list[str]]]:
+    headers = ["model", "window s", "threads", "MFCC ms", "invoke ms", "end-to-end ms", "RTF"]
+    rows = [[m["name"], f"{t['seconds']:g}", str(row["threads"]), _ms(t["mfcc"]),
+             _ms(row["invoke"]), _ms(row["end_to_end"]), f"{row['rtf']:.4f}"]
+            for m, t, row in timed(results)]
     return headers, rows
 
 
@@ -80,20 +92,9 @@ def stage_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     """Where each end-to-end run's time goes, and how it compares with MFCC + invoke alone."""
     headers = ["model", "window s", "threads", "read", "MFCC", "quantise", "invoke", "dequantise",
                "e2e / (MFCC + invoke)"]
-    rows = []
-    for m in results["models"]:
-        t = m.get("timing")
-        if not t or "skipped" in t:
-            continue
-        for row in t["threads"]:
-            st = row.get("stages")
-            if not st:
-                continue
-            parts = t["mfcc"]["median_ms"] + row["invoke"]["median_ms"]
-            rows.append([m["name"], f"{t['seconds']:g}", str(row["threads"]),
-                         *(f"{st[k]:.2f}" for k in ("read_ms", "mfcc_ms", "quantise_ms",
-                                                     "invoke_ms", "dequantise_ms")),
-                         f"{row['end_to_end']['median_ms'] / parts:.2f}"])
+    rows = [[m["name"], f"{t['seconds']:g}", str(row["threads"]),
+             *(f"{row['stages'][k]:.2f}" for k in STAGE_KEYS), f"{e2e_ratio(t, row):.2f}"]
+            for m, t, row in timed(results) if row.get("stages")]
     return headers, rows
 
 
