@@ -16,7 +16,13 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-MODELS = ["multi", "multi-float16", "emodb", "emodb-float16"]
+def _models() -> list[str]:
+    """The MODELS=(...) line of commands.sh beside this file: one list for both scripts."""
+    text = (Path(__file__).with_name("commands.sh")).read_text()
+    return re.search(r"^MODELS=\(([^)]*)\)", text, re.M).group(1).split()
+
+
+MODELS = _models()
 # Probability tolerance. int8 models: the output tensor is int8 with scale 1/256, so one step of
 # rounding in any layer can move a probability by 1/256; two steps are allowed. float16 models
 # run in float32 after dequantising the weights; ARM and x86 kernels sum in different orders.
