@@ -55,12 +55,23 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.nd
     path, f = _open(path)
     with f:
         try:
-            data, rate = f.read(dtype="float32", always_2d=True), f.samplerate
+            data, rate = _read_float32(f), f.samplerate
         except Exception as e:
             raise AudioError(f"{path}: damaged audio data ({_reason(e)})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{path}: no audio samples (zero-length file)")
     return to_mono_16k(data, rate, name=str(path), sample_rate=sample_rate)
+
+
+def _read_float32(f) -> np.ndarray:
+    """All frames as float32 (frames, channels), as libsndfile scales them. 16-bit PCM is read
+    as int16 and scaled here by 1/32768, libsndfile's own factor (exact in float32, so the same
+    numbers): twice as fast, which is most of a 3 s clip's end-to-end time beyond MFCC + invoke."""
+    if f.subtype == "PCM_16":
+        data = f.read(dtype="int16", always_2d=True).astype(np.float32)
+        data *= np.float32(1 / 32768)
+        return data
+    return f.read(dtype="float32", always_2d=True)
 
 
 def stream_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE,

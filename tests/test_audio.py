@@ -258,3 +258,17 @@ def test_preprocess_is_fit_then_normalise():
     y = preprocess(x, 3.0)
     assert len(y) == 48000
     np.testing.assert_array_equal(y, normalise(fit_length(x, 48000)))
+
+
+def test_16_bit_files_read_as_libsndfile_scales_them(tmp_path):
+    """load_audio reads 16-bit PCM as int16 and scales it itself: bit for bit libsndfile's
+    float32, full scale and the most negative sample included."""
+    import soundfile as sf
+    from sernet_edge.audio import load_audio
+    from sernet_edge.runtime import bundled_clips
+    extremes = np.array([-32768, -32767, -1, 0, 1, 32767] * 100, np.int16)
+    path = tmp_path / "extremes.wav"
+    sf.write(str(path), extremes, 16000, subtype="PCM_16")
+    for clip in [path, *bundled_clips()]:
+        want = np.clip(sf.read(str(clip), dtype="float32", always_2d=True)[0][:, 0], -1.0, 1.0)
+        np.testing.assert_array_equal(load_audio(clip), want)
