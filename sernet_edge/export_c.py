@@ -18,7 +18,7 @@ from sernet_edge.audio import NORM_PERCENTILE
 from sernet_edge.card import feature_config, read_card
 from sernet_edge.errors import ModelError, SernetError
 from sernet_edge.features import CMVN_FLOOR, FLOAT_EPS, FeatureConfig, _matrices
-from sernet_edge.train.micro import c_array_files, c_float, c_header_name, c_source_name, c_string
+from sernet_edge.c_array import c_array_files, c_float, c_header_name, c_source_name, c_string
 
 FRONTEND_H, FRONTEND_C, CARD_H, MAIN_C = "sernet_frontend.h", "sernet_frontend.c", "sernet_card.h", "main.c"
 TABLES_MARK = "/*@TABLES@*/"

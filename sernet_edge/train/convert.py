@@ -367,7 +367,7 @@ def export(model, card: dict, out_dir, precisions=DEFAULT_PRECISIONS, seconds_li
                 "(allowed: float32 is the reference)")
         files += [(path, b.model), (sidecar_path(path), b.card)]
         if c_array and b.precision == "int8":
-            from sernet_edge.train.micro import c_array_files, c_header_name, c_source_name
+            from sernet_edge.c_array import c_array_files, c_header_name, c_source_name
             header, source = c_array_files(b.model, b.stem, b.card)
             files += [(out_dir / c_header_name(b.stem), header), (out_dir / c_source_name(b.stem), source)]
     for path, content in files:
