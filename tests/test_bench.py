@@ -261,7 +261,7 @@ def test_rewritten_shapes_run_like_a_resized_interpreter():
     from sernet_edge.tflite_file import with_tensor_shapes
     data = BUNDLED_INT8.read_bytes()
     shape = [1, FRAMES[7], 40, 1]
-    copy = with_tensor_shapes(data, resized_shapes(data, BUNDLED_INT8, {"input": {"shape": shape}}))
+    copy = with_tensor_shapes(data, resized_shapes(data, BUNDLED_INT8, shape))
     assert len(copy) == len(data) and copy != data
     x = np.random.default_rng(7).integers(-128, 128, shape).astype(np.int8)
     outputs = []

@@ -31,11 +31,10 @@ import numpy as np
 
 from sernet_edge.bench import plain_interpreter, read_model_file
 from sernet_edge.errors import ModelError
-from sernet_edge.tflite_file import Reader, read_model
+from sernet_edge.tflite_file import MODEL_SUBGRAPHS, SUBGRAPH_TENSORS, Reader, read_model
 
 # flatbuffer field numbers (tensorflow/lite/schema/schema.fbs)
-MODEL_SUBGRAPHS = 2
-SUBGRAPH_TENSORS, SUBGRAPH_OPERATORS = 0, 3
+SUBGRAPH_OPERATORS = 3
 TENSOR_BUFFER = 2
 OPERATOR_BUILTIN_OPTIONS = 4
 POOL_FILTER_WIDTH, POOL_FILTER_HEIGHT = 3, 4

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+from sernet_edge.bench.timing import STAGES
+
 KIB = 1024
 MIB = 1024 * 1024
 
@@ -63,7 +65,7 @@ def model_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
-def timed(results: dict):
+def timed_rows(results: dict):
     """(model, its timing, one thread count's row) for every measured row, in order."""
     for m in results["models"]:
         t = m.get("timing")
@@ -77,14 +79,11 @@ def e2e_ratio(t: dict, row: dict) -> float:
     return row["end_to_end"]["median_ms"] / (t["mfcc"]["median_ms"] + row["invoke"]["median_ms"])
 
 
-STAGE_KEYS = ("read_ms", "mfcc_ms", "quantise_ms", "invoke_ms", "dequantise_ms")
-
-
 def timing_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     headers = ["model", "window s", "threads", "MFCC ms", "invoke ms", "end-to-end ms", "RTF"]
     rows = [[m["name"], f"{t['seconds']:g}", str(row["threads"]), _ms(t["mfcc"]),
              _ms(row["invoke"]), _ms(row["end_to_end"]), f"{row['rtf']:.4f}"]
-            for m, t, row in timed(results)]
+            for m, t, row in timed_rows(results)]
     return headers, rows
 
 
@@ -93,8 +92,8 @@ def stage_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     headers = ["model", "window s", "threads", "read", "MFCC", "quantise", "invoke", "dequantise",
                "e2e / (MFCC + invoke)"]
     rows = [[m["name"], f"{t['seconds']:g}", str(row["threads"]),
-             *(f"{row['stages'][k]:.2f}" for k in STAGE_KEYS), f"{e2e_ratio(t, row):.2f}"]
-            for m, t, row in timed(results) if row.get("stages")]
+             *(f"{row['stages'][k]:.2f}" for k in STAGES), f"{e2e_ratio(t, row):.2f}"]
+            for m, t, row in timed_rows(results) if row.get("stages")]
     return headers, rows
 
 

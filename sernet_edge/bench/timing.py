@@ -342,9 +342,11 @@ def benchmark(models, threads=DEFAULT_THREADS, runs: int = DEFAULT_RUNS,
     results, skipped = [], []
     with tempfile.TemporaryDirectory(prefix="sernet-bench-") as tmp:
         for model in models:
-            for entry in _windows(Path(model), seconds, timing, skipped, progress):
-                _measure(entry, Path(model), Path(tmp), audio, threads, runs, warmup, timing,
-                         micro, progress)
+            path = Path(model)
+            data = read_model_file(path)
+            for entry, config in _windows(data, path, seconds, timing, skipped, progress):
+                _measure(entry, config, data, path, Path(tmp), audio, threads, runs, warmup,
+                         timing, micro, progress)
                 results.append(entry)
     if timing and load_before is not None:
         # our own runs raise the load too: flag only load that was there before we started
@@ -356,10 +358,11 @@ def benchmark(models, threads=DEFAULT_THREADS, runs: int = DEFAULT_RUNS,
             "models": results, "skipped_windows": skipped}
 
 
-def _windows(path: Path, seconds, timing: bool, skipped: list, progress) -> list[dict]:
-    """The counted figures of one model at each window length (its input resized to it)."""
+def _windows(data: bytes, path: Path, seconds, timing: bool, skipped: list,
+             progress) -> list[tuple[dict, FeatureConfig | None]]:
+    """(counted figures, front end) of one model at each window length (its input resized to
+    it); a model without an MFCC input: its own shape, no front end."""
     from sernet_edge.bench.graph import analyse_bytes
-    data = read_model_file(path)
     if progress:
         progress(f"counting {path.name}")
     native = analyse_bytes(data, path)
@@ -369,7 +372,7 @@ def _windows(path: Path, seconds, timing: bool, skipped: list, progress) -> list
             why = f"input {shape} is not an MFCC image (1, frames, coefficients, 1)"
             native["timing"] = native["process"] = {"skipped": why}
         native["window"] = None
-        return [native]
+        return [(native, None)]
     config, source = features_for(path, data, shape)
     entries = []
     for s in seconds:
@@ -385,17 +388,14 @@ def _windows(path: Path, seconds, timing: bool, skipped: list, progress) -> list
         entry["window"] = {"seconds": cfg.seconds, "frames": cfg.num_frames, "resized": resized}
         entry["features"] = {"seconds": cfg.seconds, "frames": cfg.num_frames,
                              "n_mfcc": cfg.n_mfcc, "source": source}
-        entry["_config"] = cfg
-        entries.append(entry)
+        entries.append((entry, cfg))
     return entries
 
 
-def _measure(entry: dict, path: Path, tmp: Path, audio, threads, runs, warmup, timing: bool,
-             micro: bool, progress) -> None:
+def _measure(entry: dict, config: FeatureConfig | None, data: bytes, path: Path, tmp: Path,
+             audio, threads, runs, warmup, timing: bool, micro: bool, progress) -> None:
     """Add the measured figures (timing, process memory, TFLite Micro arena) to one entry."""
-    config = entry.pop("_config", None)
     window = entry.get("window") or {}
-    data = read_model_file(path)
     if timing and config is not None:
         clip = Path(audio) if audio else synthetic_clip(
             config.seconds, tmp / f"clip-{config.seconds:g}s.wav", config.sample_rate)
@@ -415,12 +415,13 @@ def _measure(entry: dict, path: Path, tmp: Path, audio, threads, runs, warmup, t
     model_file = path
     if window.get("resized"):
         model_file = tmp / f"{path.stem}-{config.seconds:g}s.tflite"
-        model_file.write_bytes(with_tensor_shapes(data, resized_shapes(data, path, entry), str(path)))
+        shapes = resized_shapes(data, path, entry["input"]["shape"])
+        model_file.write_bytes(with_tensor_shapes(data, shapes, str(path)))
     entry["micro"] = micro_arena(model_file, entry["peak_activation_bytes"])
 
 
-def resized_shapes(data: bytes, path: Path, entry: dict) -> dict[int, tuple]:
-    """Every tensor's shape at the entry's input shape, as the interpreter propagates it."""
+def resized_shapes(data: bytes, path: Path, input_shape) -> dict[int, tuple]:
+    """Every tensor's shape at `input_shape`, as the interpreter propagates it."""
     from sernet_edge.bench import plain_interpreter
-    interp = plain_interpreter(data, path, entry["input"]["shape"])
+    interp = plain_interpreter(data, path, input_shape)
     return {d["index"]: tuple(int(x) for x in d["shape"]) for d in interp.get_tensor_details()}
