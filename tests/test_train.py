@@ -430,6 +430,34 @@ def test_init_from_a_run_and_bad_init(mini_emodb, tmp_path):
     assert len(bad.output.strip().splitlines()) == 1
 
 
+def test_init_from_a_fold_of_another_run_and_its_front_end(mini_emodb, tmp_path):
+    """A fold's selected weights start another run (pre-training scored on held-out
+    speakers); a run on another front end is refused, another input length is not."""
+    from sernet_edge.train.trainer import load_init_model
+    pre = tmp_path / "pre"
+    assert _train_cli(mini_emodb, pre, "--no-final", "--folds", "0").exit_code == 0
+    fold = next((pre / "folds").iterdir())
+    model = load_init_model(fold)
+    expected = model.get_layer("final_conv").get_weights()
+    out = tmp_path / "run"
+    res = _train_cli(mini_emodb, out, "--init", str(fold), "--folds", "0", "--no-final",
+                     "--seconds", "2")
+    assert res.exit_code == 0, res.output
+    every = sum(1 for layer in model.layers if layer.weights)
+    assert f"{every} layers from {fold}" in res.output and "fresh:" not in res.output
+    np.testing.assert_array_equal(load_init_model(fold).get_layer("final_conv").get_weights()[0],
+                                  expected[0])
+    bad = CliRunner().invoke(main, ["train", str(mini_emodb), "-o", str(tmp_path / "b"),
+                                    "--cmvn", "--init", str(fold)])
+    assert bad.exit_code == 2, bad.output
+    assert "another front end (cmvn False, this run True)" in bad.output
+    assert len(bad.output.strip().splitlines()) == 1
+    (tmp_path / "empty").mkdir()
+    bad = CliRunner().invoke(main, ["train", str(mini_emodb), "-o", str(tmp_path / "c"),
+                                    "--init", str(tmp_path / "empty")])
+    assert bad.exit_code == 2 and "not a model file nor a finished fold" in bad.output
+
+
 def test_a_run_from_before_a_new_setting_still_resumes(mini_emodb, tmp_path):
     """settings.json written before `init` existed: the missing setting had its default."""
     out = tmp_path / "run"

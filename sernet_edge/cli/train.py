@@ -65,10 +65,11 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
               help="Draw examples so that classes (and corpora) come equally often; auto: "
                    "corpus for several corpora, none for one.")
 @click.option("--label-smoothing", type=float, default=0.0, show_default=True)
-@click.option("--init", default="", metavar="MODEL.keras",
+@click.option("--init", default="", metavar="MODEL.keras|FOLD",
               help="Start every fold and the final model from this Keras model's weights (e.g. "
-                   "a CREMA-D run's final/model.keras); layers of another shape, such as the "
-                   "classifier for other labels, start fresh.")
+                   "a CREMA-D run's final/model.keras) or a fold's selected weights (RUN/folds/"
+                   "<fold>/); layers of another shape, such as the classifier for other labels, "
+                   "start fresh. The front end must match, apart from the input length.")
 @click.option("--select-on-test", is_flag=True,
               help="Also report the paper's optimistic numbers (epoch chosen on the test speaker).")
 @click.option("--final-epochs", type=int, default=0, show_default=True,

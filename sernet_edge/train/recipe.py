@@ -43,9 +43,10 @@ class Recipe:
                                       # (classes equally often), "corpus" (each corpus and class
                                       # equally often); "auto": none for one corpus, else corpus
     label_smoothing: float = 0.0
-    init: str = ""                    # a Keras model (another run's final/model.keras) whose
-                                      # weights start every fold and the final model: layers of
-                                      # another shape (the classifier, other labels) start fresh
+    init: str = ""                    # a Keras model (another run's final/model.keras) or a
+                                      # fold folder of a run (folds/<fold>/) whose weights start
+                                      # every fold and the final model: layers of another shape
+                                      # (the classifier, other labels) start fresh
 
     @classmethod
     def from_file(cls, path) -> dict:
@@ -87,8 +88,8 @@ class Recipe:
             raise SernetError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise SernetError(f"--ema-decay must be in [0, 1), got {self.ema_decay}")
-        if self.init and not Path(self.init).is_file():
-            raise SernetError(f"--init {self.init}: no such model file")
+        if self.init and not Path(self.init).exists():
+            raise SernetError(f"--init {self.init}: no such model file or fold folder")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise SernetError("epochs, batch size and learning rate must be positive")
 

@@ -51,6 +51,7 @@ def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cach
     recipe.validate()
     _strategy(strategy)  # multi-worker collectives must be set up before any other TF work
     if recipe.init:
+        check_init_features(recipe.init, features)
         load_init_model(recipe.init)   # a bad file fails now, not after the features
     # the folds do not move with --seed: seeds are compared on the same speakers. Made before
     # settings.json is written, so that a refused protocol (--cv 20 on 8 speakers) leaves
@@ -273,11 +274,59 @@ def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: i
 
 
 def load_init_model(path):
+    """The Keras model that --init names: a `.keras` file, or a fold folder of another run
+    (`folds/<fold>/`, whose best.weights.h5 and the run's settings.json rebuild it)."""
     import keras
+    path = Path(path)
+    if path.is_dir():
+        from sernet_edge.train.model import build_model
+        settings = _init_settings(path)
+        shape = FeatureConfig.from_dict(settings["features"]).input_shape
+        model = build_model(shape, len(settings["labels"]), 0.0, 0.0)
+        try:
+            model.load_weights(path / "best.weights.h5")
+        except Exception as e:  # noqa: BLE001
+            raise SernetError(f"--init {path}: cannot load best.weights.h5 ({e})") from None
+        return model
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as e:  # noqa: BLE001 - Keras raises many kinds for a bad file
         raise SernetError(f"--init {path}: cannot load it as a Keras model ({e})") from None
+
+
+def _init_settings(fold_dir: Path) -> dict:
+    settings = fold_dir.parent.parent / "settings.json"
+    if not (fold_dir / "best.weights.h5").is_file() or not settings.is_file():
+        raise SernetError(f"--init {fold_dir}: not a model file nor a finished fold of a run "
+                          "(folds/<fold>/best.weights.h5 beside the run's settings.json)")
+    return json.loads(settings.read_text())
+
+
+def init_features(path) -> dict | None:
+    """The front end the --init model was trained on, where it is known: the run's
+    settings.json for a fold folder, the card.json beside a final/model.keras."""
+    path = Path(path)
+    if path.is_dir():
+        return _init_settings(path)["features"]
+    card = path.parent / "card.json"
+    if path.suffix == ".keras" and card.is_file():
+        return json.loads(card.read_text()).get("features")
+    return None
+
+
+def check_init_features(path, features: FeatureConfig) -> None:
+    """Weights learnt on another front end (CMVN on or off, other mels) would start from
+    nonsense; the input length may differ (the network is fully convolutional)."""
+    known = init_features(path)
+    if known is None:
+        return
+    ours = features.to_dict()
+    theirs = {**ours, **known}
+    differ = [k for k in ours if k != "seconds" and theirs[k] != ours[k]]
+    if differ:
+        k = differ[0]
+        raise SernetError(f"--init {path}: trained on another front end ({k} {theirs[k]!r}, "
+                          f"this run {ours[k]!r})")
 
 
 def init_weights(model, path) -> tuple[int, list[str]]:
