@@ -395,6 +395,48 @@ def test_ema_weights_are_selected_and_shipped(mini_emodb, tmp_path):
     assert all(np.allclose(f, s) for f, s in zip(final, load_ema(out / "final" / "checkpoint")))
 
 
+# ---- BatchNorm statistics recomputed for the weights that are scored ----
+
+def test_recompute_bn_sets_each_layer_to_the_mean_of_its_batch_statistics():
+    import keras
+    from sernet_edge.train.model import build_model
+    from sernet_edge.train.trainer import recompute_bn
+    model = build_model((63, 40, 1), 7)
+    X = np.random.default_rng(0).normal(size=(40, 63, 40, 1)).astype(np.float32)
+    trainable = [w.copy() for w in model.get_weights()]
+    bn = model.get_layer("lflb2_bn")
+    probe = keras.Model(model.input, bn.input)
+    # in training mode no layer uses the moving statistics, so each batch's input to the
+    # layer does not depend on them; batches of 32 and 8 count equally
+    batches = [np.asarray(probe(X[i:i + 32], training=True)) for i in (0, 32)]
+    mean = np.mean([b.mean(axis=(0, 1, 2)) for b in batches], axis=0)
+    var = np.mean([b.var(axis=(0, 1, 2)) for b in batches], axis=0)
+    recompute_bn(model, X)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), mean, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), var, rtol=1e-4, atol=1e-5)
+    assert bn.momentum == 0.99
+    names = [w.path for w in model.weights]
+    for name, before, after in zip(names, trainable, model.get_weights()):
+        if "moving" not in name:
+            np.testing.assert_array_equal(before, after)
+    again = [w.copy() for w in model.get_weights()]
+    recompute_bn(model, X)                                   # same input, same statistics
+    for a, b in zip(again, model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_recompute_bn_in_a_run_is_a_recorded_setting(mini_emodb, tmp_path):
+    out = tmp_path / "run"
+    res = _train_cli(mini_emodb, out, "--recompute-bn", "--ema-decay", "0.9", "--folds", "0")
+    assert res.exit_code == 0, res.output
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["recipe"]["recompute_bn"] is True
+    card = json.loads((out / "final" / "card.json").read_text())
+    assert card["training"]["recipe"]["recompute_bn"] is True
+    res = _train_cli(mini_emodb, out, "--folds", "0")        # the same folder, another setting
+    assert res.exit_code == 2 and "other settings (recipe)" in res.output
+
+
 # ---- starting from another model's weights ----
 
 def test_init_copies_every_layer_of_the_same_shape(tmp_path):

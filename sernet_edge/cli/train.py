@@ -15,7 +15,7 @@ from sernet_edge.cli.options import corpus_options
 # option name -> Recipe field
 RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay_every",
                   "decay_factor", "l2", "dropout", "loss", "focal_gamma", "seed", "val_speakers",
-                  "select_on_test", "final_epochs", "ema_decay", "augment", "protocol", "cv",
+                  "select_on_test", "final_epochs", "ema_decay", "recompute_bn", "augment", "protocol", "cv",
                   "schedule", "balance", "label_smoothing", "init")
 
 
@@ -77,6 +77,10 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
 @click.option("--ema-decay", type=float, default=0.0, show_default=True,
               help="Keep an exponential moving average of the weights (e.g. 0.99 per batch) and "
                    "select, save and ship the averaged weights; 0 = off, as in the paper.")
+@click.option("--recompute-bn/--no-recompute-bn", default=False, show_default=True,
+              help="Recompute the BatchNorm statistics over the training examples before each "
+                   "scoring and before saving: on a small corpus the moving averages lag the "
+                   "weights, and with --ema-decay they match no weights at all.")
 @click.option("--augment", multiple=True, type=click.Choice(["speed", "noise", "specaugment", "mixup"]),
               help="Data augmentation (repeatable); off by default.")
 @click.option("--folds", "fold_list", default=None, metavar="N,N,...|none",

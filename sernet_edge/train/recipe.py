@@ -37,6 +37,10 @@ class Recipe:
     final_epochs: int = 0             # 0: median of the folds' selected epochs
     ema_decay: float = 0.0            # >0: evaluate and keep an exponential moving average of
                                       # the weights (per batch); 0 is the paper's recipe
+    recompute_bn: bool = False        # before each scoring and before saving, recompute the
+                                      # BatchNorm statistics over the training examples for the
+                                      # weights being scored (the moving averages lag weights that
+                                      # move fast on a small corpus; averaged ones match no weights)
     augment: tuple[str, ...] = ()
     schedule: str = "step"            # "step": the paper's decay; "cosine": to 0 over the epochs
     balance: str = "auto"             # which examples an epoch draws: "none" (each once), "class"

@@ -262,7 +262,7 @@ def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: i
 
     batches = augment.TrainBatches(Xtr, ytr, n_classes, recipe, seed=seed + 1000 * start,
                                    weights=weights)
-    callback = _EpochEnd(val, test, recipe, ckpt_dir, state, tag, epochs, epoch_bar)
+    callback = _EpochEnd(val, test, recipe, ckpt_dir, state, tag, epochs, epoch_bar, bn_data=Xtr)
     if strategy == "default":
         schedule = keras.callbacks.LearningRateScheduler(lambda e, lr: learning_rate(e, recipe, epochs))
         model.fit(batches, epochs=epochs, initial_epoch=start, verbose=0,
@@ -407,6 +407,31 @@ def _evaluate(model, X, y, n_classes) -> dict:
     return {"uar": s["uar"], "wa": s["wa"], "f1": s["f1"], "loss": loss}
 
 
+BN_EXAMPLES = 2048   # examples that recompute the BatchNorm statistics: enough for 40-2048
+                     # channel means, a few seconds on CREMA-D
+
+
+def recompute_bn(model, X, batch_size: int = 32) -> None:
+    """Set every BatchNormalization layer's statistics to the mean over batches of the training
+    examples `X` (at most BN_EXAMPLES, evenly spaced, in order) of its batch statistics under
+    the model's present weights, as SWA does. Deterministic; trainable weights are untouched."""
+    import keras
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    if not bns or len(X) == 0:
+        return
+    if len(X) > BN_EXAMPLES:
+        X = X[np.linspace(0, len(X) - 1, BN_EXAMPLES).round().astype(int)]
+    momentum = [layer.momentum for layer in bns]
+    try:
+        for k, start in enumerate(range(0, len(X), batch_size)):
+            for layer in bns:
+                layer.momentum = k / (k + 1)       # running mean of the batches' statistics
+            model(X[start:start + batch_size], training=True)
+    finally:
+        for layer, m in zip(bns, momentum):
+            layer.momentum = m
+
+
 def _callback_base():
     import keras
     return keras.callbacks.Callback
@@ -417,11 +442,13 @@ class _EpochEnd(_callback_base()):
 
     With `ema_decay` it keeps a moving average of all weights (BN statistics included),
     updated every batch; scoring, `best.weights.h5` and `ema.npz` use the averaged weights
-    while the optimizer goes on with the raw ones."""
+    while the optimizer goes on with the raw ones. With `recompute_bn` the scored weights get
+    BN statistics recomputed on `bn_data` (the training examples) first."""
 
-    def __init__(self, val, test, recipe, ckpt_dir, state, tag, epochs, epoch_bar=None):
+    def __init__(self, val, test, recipe, ckpt_dir, state, tag, epochs, epoch_bar=None,
+                 bn_data=None):
         super().__init__()
-        self.val, self.test, self.recipe = val, test, recipe
+        self.val, self.test, self.recipe, self.bn_data = val, test, recipe, bn_data
         self.dir, self.state, self.tag, self.epochs = ckpt_dir, state, tag, epochs
         self.t0 = time.time()
         self.shadow = None
@@ -458,9 +485,12 @@ class _EpochEnd(_callback_base()):
     def on_epoch_end(self, epoch, logs=None):
         self.close()
         live = None
-        if self.shadow is not None:
+        if self.shadow is not None or self.recipe.recompute_bn:
             live = self.model.get_weights()
+        if self.shadow is not None:
             self.model.set_weights(self.shadow)
+        if self.recipe.recompute_bn and self.bn_data is not None:
+            recompute_bn(self.model, self.bn_data)
         try:
             self._score_and_keep(epoch, logs)
         finally:
@@ -561,6 +591,8 @@ def _train_final(data, extra, origin, corpus, features, recipe, epochs, final_di
     model = keras.models.load_model(final_dir / "checkpoint" / "last.keras")
     if recipe.ema_decay > 0:
         model.set_weights(load_ema(final_dir / "checkpoint"))  # ship the averaged weights
+    if recipe.recompute_bn:
+        recompute_bn(model, Xtr)
     with atomic_path(final_dir / "model.keras", suffix=".keras") as tmp:
         model.save(tmp)
     card = model_card.new_card(
