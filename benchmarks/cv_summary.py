@@ -71,16 +71,24 @@ def markdown(s: dict, title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_labels(fold_file: Path) -> list[str]:
+    settings = fold_file.parent / "settings.json"
+    if not settings.is_file():
+        raise SystemExit(f"{settings}: not found; give --labels")
+    return json.loads(settings.read_text())["labels"]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("folds", nargs="+", type=Path)
-    ap.add_argument("--labels", default="anger,disgust,fear,happiness,neutral,sadness")
+    ap.add_argument("--labels", default=None,
+                    help="A,B,...; default: the labels of settings.json beside the fold files")
     ap.add_argument("--title", default="Multi-corpus recipe (recipes/multi.toml), 5 speaker-disjoint folds")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     from sernet_edge.io import write_text
     folds = sorted((json.loads(p.read_text()) for p in args.folds), key=lambda f: f["fold"])
-    s = summarise(folds, args.labels.split(","))
+    s = summarise(folds, args.labels.split(",") if args.labels else run_labels(args.folds[0]))
     write_text(args.out.with_suffix(".json"), json.dumps(s, indent=2) + "\n")
     write_text(args.out.with_suffix(".md"), markdown(s, args.title))
     print(markdown(s, args.title))
