@@ -19,19 +19,19 @@ import numpy as np
 from sernet_edge.corpora import load_corpus
 from sernet_edge.features import FeatureConfig
 from sernet_edge.train.dataset import load_features
-from sernet_edge.train.trainer import load_ema, recompute_bn
+from sernet_edge.train.trainer import load_ema, predict, recompute_bn
 
 TRAIN_SPEAKERS = ["09", "10", "11", "12", "13", "14"]   # fold 0: test 03, validation 08
 
 
 def accuracy(model, X, y, training: bool = False) -> float:
-    pred = np.concatenate([np.asarray(model(X[i:i + 32], training=training)).argmax(1)
-                           for i in range(0, len(X), 32)])
-    return float((pred == y).mean())
+    # batches of 32, as in training: in training mode the batch's statistics are used
+    return float((predict(model, X, training, batch_size=32).argmax(1) == y).mean())
 
 
 def main(run: str, emodb: str) -> None:
     import keras
+    keras.utils.set_random_seed(0)   # the training-mode row draws dropout masks
     fold = Path(run) / "folds" / "fold00-03"
     settings = json.loads((Path(run) / "settings.json").read_text())
     corpus = load_corpus(emodb)

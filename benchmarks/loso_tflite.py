@@ -28,7 +28,7 @@ from sernet_edge.metrics import scores
 from sernet_edge.train.convert import (CALIBRATION_LIMIT, calibration_indices, convert_keras,
                                        evaluate_tflite)
 from sernet_edge.train.dataset import load_features
-from sernet_edge.train.trainer import finished_folds
+from sernet_edge.train.trainer import finished_folds, predict
 
 PRECISIONS = ("float32", "float16", "int8")
 
@@ -55,8 +55,7 @@ def main() -> None:
         test = np.isin(spk, r["test_speakers"])
         rep = X[train][calibration_indices(int(train.sum()), args.calibration_limit)]
         row = {"fold": r["fold"], "test_speakers": r["test_speakers"], "n": int(test.sum())}
-        keras_pred = np.concatenate([np.asarray(model(X[test][i:i + 128], training=False))
-                                     for i in range(0, int(test.sum()), 128)]).argmax(1)
+        keras_pred = predict(model, X[test]).argmax(1)
         row["keras"] = _brief(scores(y[test], keras_pred, labels))
         pooled["keras"][0].extend(y[test]); pooled["keras"][1].extend(keras_pred)
         for precision in PRECISIONS:

@@ -21,12 +21,7 @@ from sernet_edge.features import FeatureConfig
 from sernet_edge.io import write_json
 from sernet_edge.metrics import scores
 from sernet_edge.train.dataset import load_features
-from sernet_edge.train.trainer import EVAL_BATCH, finished_folds, recompute_bn
-
-
-def predict(model, X) -> np.ndarray:
-    return np.concatenate([np.asarray(model(X[i:i + EVAL_BATCH], training=False)).argmax(1)
-                           for i in range(0, len(X), EVAL_BATCH)])
+from sernet_edge.train.trainer import finished_folds, predict, recompute_bn
 
 
 def main() -> None:
@@ -36,17 +31,16 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     settings = json.loads((Path(args.run) / "settings.json").read_text())
-    corpora = load_corpora(args.corpora)
-    corpus = corpora[0] if len(corpora) == 1 else union(corpora, settings["labels"])
+    corpus = union(load_corpora(args.corpora), settings["labels"])
     X, y, _ = load_features(corpus, FeatureConfig.from_dict(settings["features"]), None)
     speaker = np.array([it.speaker for it in corpus.items])
     labels = [str(i) for i in range(len(settings["labels"]))]
     rows = []
     for result, model in finished_folds(args.run):
         test = np.isin(speaker, result["test_speakers"])
-        before = scores(y[test], predict(model, X[test]), labels)
+        before = scores(y[test], predict(model, X[test]).argmax(1), labels)
         recompute_bn(model, X[np.isin(speaker, result["train"])])
-        after = scores(y[test], predict(model, X[test]), labels)
+        after = scores(y[test], predict(model, X[test]).argmax(1), labels)
         rows.append({"fold": result["fold"], "n": int(test.sum()), "recorded_uar": result["test"]["uar"],
                      "uar": before["uar"], "uar_recomputed_bn": after["uar"]})
         print(f"{result['fold']}: test UAR {100 * before['uar']:.2f} -> {100 * after['uar']:.2f} "

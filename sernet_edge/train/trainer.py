@@ -279,15 +279,11 @@ def load_init_model(path):
     import keras
     path = Path(path)
     if path.is_dir():
-        from sernet_edge.train.model import build_model
         settings = _init_settings(path)
-        shape = FeatureConfig.from_dict(settings["features"]).input_shape
-        model = build_model(shape, len(settings["labels"]), 0.0, 0.0)
         try:
-            model.load_weights(path / "best.weights.h5")
+            return fold_model(path, settings)
         except Exception as e:  # noqa: BLE001
             raise SernetError(f"--init {path}: cannot load best.weights.h5 ({e})") from None
-        return model
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as e:  # noqa: BLE001 - Keras raises many kinds for a bad file
@@ -395,12 +391,17 @@ def _distributed_loop(model, batches, callback, start, epochs, recipe: Recipe, d
         callback.on_epoch_end(epoch, {"loss": total / max(seen, 1)})
 
 
+def predict(model, X, training: bool = False, batch_size: int = EVAL_BATCH) -> np.ndarray:
+    """Class probabilities for `X`, in batches: one call on a few thousand clips holds
+    gigabytes of activations. In training mode BatchNorm uses each batch's statistics."""
+    return np.concatenate([np.asarray(model(X[i:i + batch_size], training=training))
+                           for i in range(0, len(X), batch_size)])
+
+
 def _evaluate(model, X, y, n_classes) -> dict:
     if len(y) == 0:
         return {"uar": 0.0, "wa": 0.0, "f1": 0.0, "loss": 0.0}
-    # in batches: one call on a few thousand clips holds gigabytes of activations
-    prob = np.concatenate([np.asarray(model(X[i:i + EVAL_BATCH], training=False))
-                           for i in range(0, len(X), EVAL_BATCH)])
+    prob = predict(model, X)
     labels = [str(i) for i in range(n_classes)]
     s = scores(y, prob.argmax(1), labels)
     loss = float(-np.mean(np.log(np.clip(prob[np.arange(len(y)), y], 1e-7, 1))))
@@ -485,11 +486,14 @@ class _EpochEnd(_callback_base()):
     def on_epoch_end(self, epoch, logs=None):
         self.close()
         live = None
-        if self.shadow is not None or self.recipe.recompute_bn:
+        # the final model's epochs score nothing: its statistics are recomputed once, at the end
+        recompute = self.recipe.recompute_bn and self.bn_data is not None and \
+            (self.val is not None or self.test is not None)
+        if self.shadow is not None or recompute:
             live = self.model.get_weights()
         if self.shadow is not None:
             self.model.set_weights(self.shadow)
-        if self.recipe.recompute_bn and self.bn_data is not None:
+        if recompute:
             recompute_bn(self.model, self.bn_data)
         try:
             self._score_and_keep(epoch, logs)
@@ -554,17 +558,22 @@ def _load_best(fold_dir: Path, input_shape, n_classes, recipe):
     return model
 
 
+def fold_model(fold_dir: Path, settings: dict):
+    """The Keras model with a finished fold's selected weights, built from its run's settings."""
+    from sernet_edge.train.model import build_model
+    shape = FeatureConfig.from_dict(settings["features"]).input_shape
+    model = build_model(shape, len(settings["labels"]), 0.0, 0.0)
+    model.load_weights(Path(fold_dir) / "best.weights.h5")
+    return model
+
+
 def finished_folds(run_dir):
     """(result, Keras model with the fold's selected weights) for each finished fold of a
     `train` run, in fold order: what the per-fold benchmarks score on unseen speakers."""
-    from sernet_edge.train.model import build_model
     run_dir = Path(run_dir)
     settings = json.loads((run_dir / "settings.json").read_text())
-    shape = FeatureConfig.from_dict(settings["features"]).input_shape
     for result_path in sorted((run_dir / "folds").glob("*/result.json")):
-        model = build_model(shape, len(settings["labels"]), 0.0, 0.0)
-        model.load_weights(result_path.parent / "best.weights.h5")
-        yield json.loads(result_path.read_text()), model
+        yield json.loads(result_path.read_text()), fold_model(result_path.parent, settings)
 
 
 # ---- final model on every speaker ----
