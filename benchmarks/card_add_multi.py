@@ -1,17 +1,24 @@
-"""Record the multi-corpus model's speaker-independent scores in the shipped cards.
+"""Record the multi-corpus recipe's speaker-independent scores in the shipped cards.
 
-    python benchmarks/card_add_multi.py benchmarks/results/multi-explore/base \
-        benchmarks/results/multi-explore/base-fold0-tflite.json \
-        benchmarks/results/multi-loco/emodb models/light-sernet-multi-3s-*.tflite
+    python benchmarks/card_add_multi.py \
+        --cv benchmarks/results/multi-cv-cmvn/summary.json \
+        --tflite benchmarks/results/multi-cv-cmvn/tflite.json \
+        --loco benchmarks/results/multi-loco-cmvn \
+        models/light-sernet-multi-3s-*.tflite
 
 The final model trained on every speaker has no test speakers of its own; its card gets the
-scores of the same recipe on held-out speakers: fold 0 of the 5-fold split (Keras, and this
-file's precision converted from that fold's weights), and leave-one-corpus-out (trained on
-CREMA-D only, tested on the EMO-DB speakers) where that run exists.
+scores of the same recipe on held-out speakers:
+- `cross_validation`: every fold of the speaker-disjoint split (`benchmarks/cv_summary.py`),
+  pooled over all test clips, with the spread over folds;
+- `cross_validation_this_file`: the folds whose weights were converted to this file's
+  precision (`benchmarks/loso_tflite.py`; int8 calibrated on each fold's training speakers);
+- `leave_one_corpus_out`: trained on CREMA-D only, tested on the EMO-DB speakers.
 """
 
+from __future__ import annotations
+
+import argparse
 import json
-import sys
 from pathlib import Path
 
 from sernet_edge.card import read_card, sidecar_path
@@ -25,26 +32,45 @@ def brief(s: dict) -> dict:
     return {k: s[k] for k in KEYS if k in s}
 
 
-def main(fold_dir: str, tflite_json: str, loco_dir: str, *models: str) -> None:
-    report = json.loads((Path(fold_dir) / "report.json").read_text())
-    tfl = json.loads(Path(tflite_json).read_text())
-    loco = Path(loco_dir) / "report.json"
-    loco = json.loads(loco.read_text()) if loco.exists() else None
-    for name in models:
-        path = Path(name)
+def spread(values: list[float]) -> dict:
+    mean = sum(values) / len(values)
+    sd = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
+    return {"mean": mean, "sd": sd, "min": min(values), "max": max(values), "n": len(values)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cv", type=Path, required=True, help="summary.json of cv_summary.py")
+    ap.add_argument("--tflite", type=Path, required=True, help="output of loso_tflite.py")
+    ap.add_argument("--loco", type=Path, help="results folder of a leave-one-corpus-out run")
+    ap.add_argument("models", type=Path, nargs="+")
+    args = ap.parse_args()
+
+    cv = json.loads(args.cv.read_text())
+    tfl = json.loads(args.tflite.read_text())
+    loco = json.loads((args.loco / "report.json").read_text()) if args.loco else None
+    n_folds = len(cv["folds"])
+    converted = [f["fold"] for f in tfl["folds"]]
+    for path in args.models:
         card = read_card(path)
-        fold = tfl["folds"][0]
+        precision = card["precision"]
         card["metrics"]["cross_validation"] = {
-            "protocol": f"{report['protocol']}; fold 0 of 5 only ({report['per_fold'][0]['fold']}, "
-                        f"{len(report['per_fold'][0]['test_speakers'])} test speakers), Keras weights",
-            **brief(report["overall"]),
-            "per_corpus": {c: brief(s) for c, s in report["per_corpus"].items()}}
-        mine = fold[card["precision"]]
+            "protocol": f"{n_folds} speaker-disjoint folds stratified by corpus and sex; validation "
+                        "speakers choose each fold's epoch; every clip scored once by the fold that "
+                        "never heard its speaker, pooled; Keras weights",
+            **brief(cv["pooled"]["all"]),
+            "per_corpus": {c: brief(s) for c, s in cv["pooled"].items() if c != "all"},
+            "uar_over_folds": cv["uar_over_folds"],
+            "per_corpus_uar_over_folds": cv["per_corpus_uar_over_folds"]}
+        mine = tfl["overall"][precision]
+        loss = [f["keras"]["uar"] - f[precision]["uar"] for f in tfl["folds"]]
         card["metrics"]["cross_validation_this_file"] = {
-            "protocol": "the same fold's weights converted to this precision (int8 calibrated on "
-                        "that fold's training speakers), scored with LiteRT",
-            **brief(mine), "n": fold["n"], "per_corpus": mine.get("per_corpus", {}),
-            "agreement_with_keras": mine["agreement_with_keras"]}
+            "protocol": f"folds {', '.join(converted)} of the same split, each fold's weights converted "
+                        f"to {precision} (int8 calibrated on that fold's training speakers, average "
+                        "pools), scored with LiteRT, pooled",
+            **brief(mine), "keras_uar": tfl["overall"]["keras"]["uar"],
+            "uar_loss_against_keras_per_fold": spread(loss),
+            "agreement_with_keras": min(f[precision]["agreement_with_keras"] for f in tfl["folds"])}
         if loco:
             card["metrics"]["leave_one_corpus_out"] = {
                 "protocol": loco["protocol"] + "; trained on CREMA-D only, tested on EMO-DB, Keras weights",
@@ -52,8 +78,9 @@ def main(fold_dir: str, tflite_json: str, loco_dir: str, *models: str) -> None:
         data, card = finish_file(path.read_bytes(), card, str(path))
         write_bytes(path, data)
         write_json(sidecar_path(path), card)
-        print(f"{path.name}: fold-0 UAR {mine['uar']:.4f}")
+        print(f"{path.name}: {n_folds}-fold UAR {cv['pooled']['all']['uar']:.4f}, "
+              f"this file {mine['uar']:.4f} on {len(converted)} folds")
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    main()
