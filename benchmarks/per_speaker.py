@@ -37,6 +37,13 @@ def speaker_uar(corpus, result: dict, labels: list[str]) -> dict[str, float]:
             for s in sorted(test)}
 
 
+def settings_file(fold: Path) -> Path:
+    """The run's settings.json beside the fold file, or PREFIX-settings.json for a fold file
+    named PREFIX-fold... (two runs committed in one folder)."""
+    own = fold.parent / (fold.name.split("fold")[0] + "settings.json")
+    return own if own.exists() else fold.parent / "settings.json"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("corpora", nargs="+", help="corpus folders, then NAME=fold.json (two or more)")
@@ -46,7 +53,7 @@ def main() -> None:
     runs = dict(a.split("=", 1) for a in args.corpora if "=" in a)
     per_run = {}
     for name, path in runs.items():
-        settings = json.loads((Path(path).parent / "settings.json").read_text())
+        settings = json.loads(settings_file(Path(path)).read_text())
         corpus = union(load_corpora(paths), settings["labels"])
         per_run[name] = speaker_uar(corpus, json.loads(Path(path).read_text()), settings["labels"])
     names = list(per_run)
