@@ -71,6 +71,11 @@ def main() -> None:
             **brief(mine), "keras_uar": tfl["overall"]["keras"]["uar"],
             "uar_loss_against_keras_per_fold": spread(loss),
             "agreement_with_keras": min(f[precision]["agreement_with_keras"] for f in tfl["folds"])}
+        source = card["conversion"].get("rewritten_from")
+        if source:     # ship_depthwise.py: the same weights, pools rewritten
+            card["metrics"]["cross_validation_this_file"]["protocol"] += (
+                f"; measured with average pools ({source}): this file's pools are depthwise "
+                "convolutions, see parity")
         if loco:
             card["metrics"]["leave_one_corpus_out"] = {
                 "protocol": loco["protocol"] + "; trained on CREMA-D only, tested on EMO-DB, Keras weights",
