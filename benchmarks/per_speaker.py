@@ -5,6 +5,8 @@
         cmvn=benchmarks/results/multi-loco-cmvn/fold01-emodb.json \
         --out benchmarks/results/multi-loco-cmvn/per-speaker.json
 
+Several folds of one run are joined with commas; speakers scored by both runs are compared.
+
 A fold file keeps y_true and y_pred in the order of its test items; the speakers are
 recovered from the corpora (given as to `train`), and the recovered labels must equal
 y_true, so a wrong order is refused rather than scored. Pooled UAR over a corpus hides how
@@ -46,18 +48,21 @@ def settings_file(fold: Path) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("corpora", nargs="+", help="corpus folders, then NAME=fold.json (two or more)")
+    ap.add_argument("corpora", nargs="+",
+                    help="corpus folders, then NAME=fold.json[,fold.json...] (two or more runs)")
     ap.add_argument("--out")
     args = ap.parse_args()
     paths = [a for a in args.corpora if "=" not in a]
     runs = dict(a.split("=", 1) for a in args.corpora if "=" in a)
     per_run = {}
-    for name, path in runs.items():
-        settings = json.loads(settings_file(Path(path)).read_text())
-        corpus = union(load_corpora(paths), settings["labels"])
-        per_run[name] = speaker_uar(corpus, json.loads(Path(path).read_text()), settings["labels"])
+    for name, files in runs.items():
+        per_run[name] = {}
+        for path in files.split(","):          # several folds of one run: every test speaker
+            settings = json.loads(settings_file(Path(path)).read_text())
+            corpus = union(load_corpora(paths), settings["labels"])
+            per_run[name].update(speaker_uar(corpus, json.loads(Path(path).read_text()), settings["labels"]))
     names = list(per_run)
-    speakers = list(per_run[names[0]])
+    speakers = [s for s in per_run[names[0]] if all(s in per_run[n] for n in names)]
     print("speaker  " + "  ".join(f"{n:>8}" for n in names))
     for s in speakers:
         print(f"{s:<8} " + "  ".join(f"{per_run[n][s]:8.2f}" for n in names))
