@@ -1,0 +1,113 @@
+"""How two recipes' fold models hold up when the recording chain changes: the same held-out
+speakers, their audio passed through a fixed microphone/line colouring, scored per speaker.
+
+    python benchmarks/channel_shift.py plain=/work/runs/multi-cv cmvn=/work/runs/multi-cv-cmvn \
+        /data/crema-d ../shared/data/emodb --folds fold02-of05,fold03-of05 \
+        --out benchmarks/results/multi-cv-cmvn/channel-shift.json
+
+A proxy for a corpus the models never heard, with the speakers and the language held fixed:
+only the channel changes, which is what per-utterance CMVN claims to remove. Every
+condition is deterministic (fixed filters, no noise). Folds must be finished in every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sernet_edge.audio import load_audio, resample
+from sernet_edge.corpora import load_corpora, union
+from sernet_edge.features import FeatureConfig, extract
+from sernet_edge.io import write_json
+from sernet_edge.metrics import scores
+from sernet_edge.train.trainer import fold_model, predict
+
+SR = 16_000
+
+
+def one_pole_lowpass(x: np.ndarray, a: float) -> np.ndarray:
+    from scipy.signal import lfilter
+    return lfilter([1 - a], [1, -a], x).astype(np.float32)
+
+
+# each: 16 kHz float32 -> 16 kHz float32
+CONDITIONS = {
+    "clean": lambda x: x,
+    "telephone (8 kHz, 300-3400 Hz)": lambda x: _telephone(x),
+    "thin microphone (x[n] - 0.9 x[n-1])": lambda x: np.append(x[:1], x[1:] - 0.9 * x[:-1]).astype(np.float32),
+    "muffled (one-pole low-pass, a = 0.8)": lambda x: one_pole_lowpass(x, 0.8),
+}
+
+
+def _telephone(x: np.ndarray) -> np.ndarray:
+    from scipy.signal import butter, sosfilt
+    narrow = resample(x, SR, 8_000)
+    narrow = sosfilt(butter(4, [300, 3400], "bandpass", fs=8_000, output="sos"), narrow)
+    return resample(narrow.astype(np.float32), 8_000, SR)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("items", nargs="+", help="NAME=RUN (two or more), then the corpora as given to train")
+    ap.add_argument("--folds", required=True, help="fold names, comma-separated")
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    runs = dict(a.split("=", 1) for a in args.items if "=" in a)
+    paths = [a for a in args.items if "=" not in a]
+    folds = args.folds.split(",")
+    settings = {n: json.loads((Path(r) / "settings.json").read_text()) for n, r in runs.items()}
+    labels = next(iter(settings.values()))["labels"]
+    corpus = union(load_corpora(paths), labels)
+    speaker = np.array([it.speaker for it in corpus.items])
+    y = np.array([labels.index(it.label) for it in corpus.items])
+    names = [str(i) for i in range(len(labels))]
+
+    out = {"runs": runs, "folds": folds, "conditions": list(CONDITIONS), "results": {}}
+    for fold in folds:
+        test_speakers = json.loads((Path(runs[next(iter(runs))]) / "folds" / fold / "result.json")
+                                   .read_text())["test_speakers"]
+        for n, r in runs.items():
+            other = json.loads((Path(r) / "folds" / fold / "result.json").read_text())["test_speakers"]
+            if sorted(other) != sorted(test_speakers):
+                raise SystemExit(f"{n}: {fold} tests other speakers than {next(iter(runs))}")
+        test = np.flatnonzero(np.isin(speaker, test_speakers))
+        audio = [load_audio(corpus.items[i].path) for i in test]
+        models = {n: fold_model(Path(r) / "folds" / fold, settings[n]) for n, r in runs.items()}
+        for cond, transform in CONDITIONS.items():
+            shifted = [transform(x) for x in audio]
+            for n in runs:
+                cfg = FeatureConfig.from_dict(settings[n]["features"])
+                X = np.stack([extract(x, cfg) for x in shifted])[..., None]
+                pred = predict(models[n], X).argmax(1)
+                per_spk = {s: 100 * scores(y[test][speaker[test] == s], pred[speaker[test] == s], names)["uar"]
+                           for s in sorted(test_speakers)}
+                res = out["results"].setdefault(fold, {}).setdefault(cond, {})
+                res[n] = {"uar": 100 * scores(y[test], pred, names)["uar"], "per_speaker": per_spk}
+                print(f"{fold}  {cond:40s} {n:8s} UAR {res[n]['uar']:.2f}", flush=True)
+
+    # paired per speaker: last run minus first, per condition, over every fold's speakers
+    a, b = list(runs)[0], list(runs)[-1]
+    out["paired"] = {}
+    for cond in CONDITIONS:
+        d = [out["results"][f][cond][b]["per_speaker"][s] - out["results"][f][cond][a]["per_speaker"][s]
+             for f in folds for s in out["results"][f][cond][a]["per_speaker"]]
+        drop = {n: float(np.mean([out["results"][f]["clean"][n]["uar"] - out["results"][f][cond][n]["uar"]
+                                  for f in folds])) for n in (a, b)}
+        out["paired"][cond] = {"of": f"{b} - {a}", "mean": float(np.mean(d)), "sd": float(np.std(d, ddof=1)),
+                               "speakers_better": int(np.sum(np.array(d) > 0)), "speakers": len(d),
+                               "uar_drop_from_clean": drop}
+        p = out["paired"][cond]
+        print(f"{cond:40s} {b}-{a}: {p['mean']:+.2f} +- {p['sd']:.2f} per speaker, better for "
+              f"{p['speakers_better']} of {p['speakers']}; drop from clean {a} {drop[a]:.2f}, {b} {drop[b]:.2f}")
+    out["machine"] = platform.platform()
+    out["date"] = time.strftime("%Y-%m-%d")
+    write_json(args.out, out)
+
+
+if __name__ == "__main__":
+    main()
