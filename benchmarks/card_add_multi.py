@@ -21,6 +21,7 @@ import argparse
 import json
 from pathlib import Path
 
+from cv_summary import spread    # this folder, run as a script
 from sernet_edge.card import read_card, sidecar_path
 from sernet_edge.io import write_bytes, write_json
 from sernet_edge.train.convert import finish_file
@@ -30,12 +31,6 @@ KEYS = ("uar", "wa", "f1", "n", "recall")
 
 def brief(s: dict) -> dict:
     return {k: s[k] for k in KEYS if k in s}
-
-
-def spread(values: list[float]) -> dict:
-    mean = sum(values) / len(values)
-    sd = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
-    return {"mean": mean, "sd": sd, "min": min(values), "max": max(values), "n": len(values)}
 
 
 def main() -> None:

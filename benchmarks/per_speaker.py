@@ -54,12 +54,13 @@ def main() -> None:
     args = ap.parse_args()
     paths = [a for a in args.corpora if "=" not in a]
     runs = dict(a.split("=", 1) for a in args.corpora if "=" in a)
+    corpora = load_corpora(paths)
     per_run = {}
     for name, files in runs.items():
         per_run[name] = {}
         for path in files.split(","):          # several folds of one run: every test speaker
             settings = json.loads(settings_file(Path(path)).read_text())
-            corpus = union(load_corpora(paths), settings["labels"])
+            corpus = union(corpora, settings["labels"])
             per_run[name].update(speaker_uar(corpus, json.loads(Path(path).read_text()), settings["labels"]))
     names = list(per_run)
     speakers = [s for s in per_run[names[0]] if all(s in per_run[n] for n in names)]

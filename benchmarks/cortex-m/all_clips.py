@@ -91,7 +91,7 @@ def main() -> int:
           "| clip | front end M instr. | Invoke() M instr. | arena used B | label | input values off numpy | output = LiteRT builtin |",
           "|---|---:|---:|---:|---|---:|---|"]
     for r in rows:
-        md.append(f"| {r['clip']} | {r['front_end_ticks'] * 40 / 1e6:.2f} | {r['invoke_ticks'] * 40 / 1e6:.2f} | "
+        md.append(f"| {r['clip']} | {r['front_end_ticks'] * INSTRUCTIONS_PER_TICK / 1e6:.2f} | {r['invoke_ticks'] * INSTRUCTIONS_PER_TICK / 1e6:.2f} | "
                   f"{r['arena_used_bytes']:,} | {r['label']} | {r['input_values_differing_from_numpy']} of "
                   f"{r['input_values']:,} | {'yes' if r['output_equals_litert_builtin'] else 'NO'} |")
     md += ["", f"Flash {sizes['flash_bytes']:,} B, static RAM {sizes['ram_static_bytes']:,} B for the whole "
