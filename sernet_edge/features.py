@@ -45,6 +45,8 @@ def _validate(c: "FeatureConfig") -> None:
         problems.append(f"clip {c.clip}")
     if not 0 <= c.preemphasis < 1:
         problems.append(f"preemphasis {c.preemphasis}")
+    if not c.cmvn_variance and not c.cmvn:
+        problems.append("cmvn_variance = false without cmvn")
     if problems:
         raise ValueError("invalid feature settings: " + ", ".join(problems))
 
@@ -75,6 +77,7 @@ class FeatureConfig:
     clip: float | None = 10.0         # clip coefficients to [-clip, clip]
     normalise: bool = True            # divide by the 99.9th percentile of |x| before features
     cmvn: bool = False                # per utterance: each coefficient to zero mean, unit variance
+    cmvn_variance: bool = True        # with cmvn: also to unit variance (false: mean only, CMN)
 
     def __post_init__(self):
         _validate(self)  # at construction, so a bad model card fails when it is read
@@ -129,16 +132,20 @@ def extract(signal: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.n
     if config.normalise:
         x = normalise(x)
     out = mfcc(x, config)
-    return cmvn(out) if config.cmvn else out
+    return cmvn(out, config.cmvn_variance) if config.cmvn else out
 
 
 CMVN_FLOOR = 1e-3  # a coefficient constant over the clip (silence) becomes 0, not a division by 0
 
 
-def cmvn(features: np.ndarray) -> np.ndarray:
+def cmvn(features: np.ndarray, variance: bool = True) -> np.ndarray:
     """Per-utterance mean and variance normalisation of each coefficient over all frames:
-    removes a fixed channel (microphone, room) and speaker offsets from the cepstrum."""
+    the mean removes a fixed channel (microphone, room) and speaker offsets from the cepstrum;
+    dividing by the deviation also removes how much each coefficient moves over the clip
+    (`variance=False` keeps that: mean normalisation only, CMN)."""
     f = np.asarray(features, dtype=np.float64)
+    if not variance:
+        return (f - f.mean(axis=0)).astype(np.float32)
     std = np.maximum(f.std(axis=0), CMVN_FLOOR)
     return ((f - f.mean(axis=0)) / std).astype(np.float32)
 

@@ -217,6 +217,25 @@ def test_other_feature_settings(tmp_path):
     assert step <= 1 and differ <= 2
 
 
+def test_mean_only_normalisation(tmp_path):
+    """`cmvn_variance = false` (CMN): the C front end subtracts each coefficient's clip mean
+    and divides by nothing."""
+    config = FeatureConfig(seconds=1.0, cmvn=True, cmvn_variance=False)
+    card = new_card(["a", "b"], config, "int8")
+    card["input"].update(scale=0.08, zero_point=0)
+    card["output"] = {"scale": 1 / 256, "zero_point": -128}
+    files = {FRONTEND_H: frontend_header(config, 0.08, 0), FRONTEND_C: frontend_source(config),
+             CARD_H: card_header("test", card), MAIN_C: template(MAIN_C)}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert "#define SERNET_FE_CMVN_VARIANCE 0" in files[FRONTEND_H]
+    fe = FrontEnd(tmp_path, config, 0.08, 0)
+    x = load_audio(bundled_clips()[0])[:20_000]
+    diff, differ, step = _compare(fe, x)
+    assert diff < MAX_COEFF_DIFF
+    assert step <= 1 and differ <= 2
+
+
 @pytest.mark.parametrize("n", [1, 2, 999, 1000, 16_000, 48_000, 112_000])
 def test_percentile_plan_is_numpys(n):
     x = np.random.default_rng(n).random(n).astype(np.float32)

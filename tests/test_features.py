@@ -299,3 +299,23 @@ def test_extract_with_cmvn_is_cmvn_of_extract():
     assert FeatureConfig.from_dict(cfg.to_dict()) == cfg and cfg.to_dict()["cmvn"] is True
     # silence stays finite and becomes all zeros
     np.testing.assert_array_equal(extract(np.zeros(16000, np.float32), cfg), 0.0)
+
+
+def test_mean_only_normalisation_keeps_each_coefficients_spread():
+    rng = np.random.default_rng(5)
+    f = rng.normal(loc=np.arange(40) - 20.0, scale=np.linspace(0.1, 5, 40), size=(184, 40))
+    out = cmvn(f, variance=False)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(out.std(axis=0), f.std(axis=0), rtol=1e-6)
+    # a fixed channel adds a constant to each coefficient: removed exactly
+    np.testing.assert_allclose(cmvn(f + np.linspace(-3, 3, 40), variance=False), out, atol=1e-5)
+    x = load_audio(real_clips(1)[0])
+    cfg = FeatureConfig(cmvn=True, cmvn_variance=False)
+    np.testing.assert_array_equal(extract(x, cfg), cmvn(extract(x, FeatureConfig()), variance=False))
+    assert FeatureConfig.from_dict(cfg.to_dict()) == cfg
+    # older cards have no cmvn_variance: they mean full CMVN
+    old = {k: v for k, v in FeatureConfig(cmvn=True).to_dict().items() if k != "cmvn_variance"}
+    assert FeatureConfig.from_dict(old).cmvn_variance is True
+    with pytest.raises(ValueError, match="cmvn_variance = false without cmvn"):
+        FeatureConfig(cmvn_variance=False)

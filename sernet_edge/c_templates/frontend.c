@@ -265,7 +265,8 @@ static void fe_cepstrum(const float *spec, float *mel, float *out)
 }
 
 #if SERNET_FE_CMVN
-/* each coefficient to zero mean, unit variance over the clip (features.cmvn) */
+/* each coefficient to zero mean, and unless CMVN_VARIANCE is 0 unit variance, over the clip
+   (features.cmvn) */
 static void fe_cmvn(float *ceps)
 {
     int k;
@@ -280,8 +281,8 @@ static void fe_cmvn(float *ceps)
             var += d * d;
         }
         std = sqrtf(var / (float)SERNET_FE_NUM_FRAMES);
-        if (std < SERNET_FE_CMVN_FLOOR)
-            std = SERNET_FE_CMVN_FLOOR;
+        if (std < SERNET_FE_CMVN_FLOOR || !SERNET_FE_CMVN_VARIANCE)
+            std = SERNET_FE_CMVN_VARIANCE ? SERNET_FE_CMVN_FLOOR : 1.0f;
         for (t = 0; t < SERNET_FE_NUM_FRAMES; ++t)
             ceps[t * SERNET_FE_NUM_COEFFS + k] = (ceps[t * SERNET_FE_NUM_COEFFS + k] - mean) / std;
     }
