@@ -85,14 +85,33 @@ def main(argv=None) -> int:
                     help="A,B,...; default: the labels of settings.json beside the fold files")
     ap.add_argument("--title", default="Multi-corpus recipe (recipes/multi.toml), 5 speaker-disjoint folds")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--png", action="store_true",
+                    help="also OUT-confusion-<all|corpus>.png: the pooled confusion matrices")
     args = ap.parse_args(argv)
     from sernet_edge.io import write_text
     folds = sorted((json.loads(p.read_text()) for p in args.folds), key=lambda f: f["fold"])
-    s = summarise(folds, args.labels.split(",") if args.labels else run_labels(args.folds[0]))
+    labels = args.labels.split(",") if args.labels else run_labels(args.folds[0])
+    s = summarise(folds, labels)
     write_text(args.out.with_suffix(".json"), json.dumps(s, indent=2) + "\n")
     write_text(args.out.with_suffix(".md"), markdown(s, args.title))
     print(markdown(s, args.title))
+    if args.png:
+        write_confusions(folds, labels, args.out)
     return 0
+
+
+def write_confusions(folds: list[dict], labels: list[str], out: Path) -> None:
+    """Pooled confusion matrices over every fold's test clips: all, then each corpus."""
+    from sernet_edge.metrics import confusion_matrix
+    from sernet_edge.plots import confusion_png
+    groups = ["all"] + sorted({c for f in folds for c in f.get("corpus", [])})
+    for g in groups:
+        pairs = [(t, p) for f in folds for t, p, c in zip(f["y_true"], f["y_pred"], f.get("corpus") or
+                                                           [None] * len(f["y_true"])) if g in ("all", c)]
+        cm = confusion_matrix([t for t, _ in pairs], [p for _, p in pairs], len(labels))
+        path = out.parent / f"{out.name}-confusion-{g}.png"
+        confusion_png(cm, labels, path, f"{g}, {len(pairs)} clips of {len(folds)} folds")
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":
