@@ -516,3 +516,16 @@ def test_a_run_from_before_a_new_setting_still_resumes(mini_emodb, tmp_path):
                                     "--epochs", "2", "--batch-size", "4", "--folds", "0",
                                     "--no-final", "--init", str(tmp_path / "pre.keras")])
     assert res.exit_code == 2 and "other settings (recipe)" in res.output   # a real change
+
+
+def test_init_front_end_check_reads_missing_settings_as_their_defaults(tmp_path):
+    """A card written before `cmvn_variance` existed means full CMVN: starting a mean-only
+    (CMN) run from it is refused, and starting a full-CMVN run from it is not."""
+    from sernet_edge.errors import SernetError
+    from sernet_edge.train.trainer import check_init_features
+    old = {k: v for k, v in FeatureConfig(cmvn=True).to_dict().items() if k != "cmvn_variance"}
+    (tmp_path / "model.keras").write_bytes(b"")
+    (tmp_path / "card.json").write_text(json.dumps({"features": old}))
+    check_init_features(tmp_path / "model.keras", FeatureConfig(cmvn=True, seconds=7.0))
+    with pytest.raises(SernetError, match="cmvn_variance True, this run False"):
+        check_init_features(tmp_path / "model.keras", FeatureConfig(cmvn=True, cmvn_variance=False))

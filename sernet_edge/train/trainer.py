@@ -317,7 +317,7 @@ def check_init_features(path, features: FeatureConfig) -> None:
     if known is None:
         return
     ours = features.to_dict()
-    theirs = {**ours, **known}
+    theirs = {**FeatureConfig().to_dict(), **known}   # a setting older cards lack had its default
     differ = [k for k in ours if k != "seconds" and theirs[k] != ours[k]]
     if differ:
         k = differ[0]
