@@ -198,21 +198,24 @@ def test_c_inputs_give_the_numpy_label(model, request, clips):
         assert c_label == int(np.argmax(clf.predict_window(x))), name
 
 
+def _front_end_for(config: FeatureConfig, tmp_path, scale: float, zero_point: int):
+    """Write and build the C front end of a card with these feature settings."""
+    card = new_card(["a", "b"], config, "int8")
+    card["input"].update(scale=scale, zero_point=zero_point)
+    card["output"] = {"scale": 1 / 256, "zero_point": -128}
+    files = {FRONTEND_H: frontend_header(config, scale, zero_point), FRONTEND_C: frontend_source(config),
+             CARD_H: card_header("test", card), MAIN_C: template(MAIN_C)}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    return FrontEnd(tmp_path, config, scale, zero_point), files
+
+
 def test_other_feature_settings(tmp_path):
     """Every switch the card can set: python_speech_features' settings (pre-emphasis, power
     spectrum, its mel bins, lifter, energy, end padding, log floor, ortho DCT, no
     normalisation, no clip) with per-clip CMVN, over 1 s."""
-    config = FeatureConfig.python_speech_features(seconds=1.0, cmvn=True)
-    card = new_card(["a", "b"], config, "int8")
-    card["input"].update(scale=0.05, zero_point=3)
-    card["output"] = {"scale": 1 / 256, "zero_point": -128}
-    files = {FRONTEND_H: frontend_header(config, 0.05, 3), FRONTEND_C: frontend_source(config),
-             CARD_H: card_header("test", card), MAIN_C: template(MAIN_C)}
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
-    fe = FrontEnd(tmp_path, config, 0.05, 3)
-    x = load_audio(bundled_clips()[0])[:20_000]
-    diff, differ, step = _compare(fe, x)
+    fe, _ = _front_end_for(FeatureConfig.python_speech_features(seconds=1.0, cmvn=True), tmp_path, 0.05, 3)
+    diff, differ, step = _compare(fe, load_audio(bundled_clips()[0])[:20_000])
     assert diff < MAX_COEFF_DIFF     # measured 2.5e-6; every int8 value equal
     assert step <= 1 and differ <= 2
 
@@ -221,17 +224,9 @@ def test_mean_only_normalisation(tmp_path):
     """`cmvn_variance = false` (CMN): the C front end subtracts each coefficient's clip mean
     and divides by nothing."""
     config = FeatureConfig(seconds=1.0, cmvn=True, cmvn_variance=False)
-    card = new_card(["a", "b"], config, "int8")
-    card["input"].update(scale=0.08, zero_point=0)
-    card["output"] = {"scale": 1 / 256, "zero_point": -128}
-    files = {FRONTEND_H: frontend_header(config, 0.08, 0), FRONTEND_C: frontend_source(config),
-             CARD_H: card_header("test", card), MAIN_C: template(MAIN_C)}
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
+    fe, files = _front_end_for(config, tmp_path, 0.08, 0)
     assert "#define SERNET_FE_CMVN_VARIANCE 0" in files[FRONTEND_H]
-    fe = FrontEnd(tmp_path, config, 0.08, 0)
-    x = load_audio(bundled_clips()[0])[:20_000]
-    diff, differ, step = _compare(fe, x)
+    diff, differ, step = _compare(fe, load_audio(bundled_clips()[0])[:20_000])
     assert diff < MAX_COEFF_DIFF
     assert step <= 1 and differ <= 2
 
