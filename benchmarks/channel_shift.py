@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from per_speaker import uar_by_speaker    # this folder, run as a script
 from sernet_edge.audio import load_audio, resample
 from sernet_edge.corpora import load_corpora, union
 from sernet_edge.features import FeatureConfig, extract
@@ -84,8 +85,7 @@ def main() -> None:
                 cfg = FeatureConfig.from_dict(settings[n]["features"])
                 X = np.stack([extract(x, cfg) for x in shifted])[..., None]
                 pred = predict(models[n], X).argmax(1)
-                per_spk = {s: 100 * scores(y[test][speaker[test] == s], pred[speaker[test] == s], names)["uar"]
-                           for s in sorted(test_speakers)}
+                per_spk = uar_by_speaker(y[test], pred, speaker[test], names)
                 res = out["results"].setdefault(fold, {}).setdefault(cond, {})
                 res[n] = {"uar": 100 * scores(y[test], pred, names)["uar"], "per_speaker": per_spk}
                 print(f"{fold}  {cond:40s} {n:8s} UAR {res[n]['uar']:.2f}", flush=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from per_speaker import uar_by_speaker    # this folder, run as a script
 from sernet_edge.audio import load_audio
 from sernet_edge.corpora import load_corpora, union
 from sernet_edge.features import FeatureConfig, extract
@@ -55,13 +56,13 @@ def main() -> None:
     paths = [a for a in args.items if "=" not in a]
     out = {"runs": runs, "hop_seconds": args.hop, "results": {}}
     audio_cache: dict[str, np.ndarray] = {}
+    corpora = load_corpora(paths)
     for name, run in runs.items():
         settings = json.loads((Path(run) / "settings.json").read_text())
         labels, cfg = settings["labels"], FeatureConfig.from_dict(settings["features"])
         hop = int(round(args.hop * cfg.sample_rate))
-        corpus = union(load_corpora(paths), labels)
+        corpus = union(corpora, labels)
         speaker = np.array([it.speaker for it in corpus.items])
-        source = np.array([it.speaker.split("/")[0] if "/" in it.speaker else "" for it in corpus.items])
         y = np.array([labels.index(it.label) for it in corpus.items])
         names = [str(i) for i in range(len(labels))]
         truth, how = [], {"centre": [], "windows": []}
@@ -91,15 +92,15 @@ def main() -> None:
                   f"({f['clips_with_several_windows']} of {f['clips']} clips longer than one window, "
                   f"{f['answers_changed']} answers changed)", flush=True)
             truth.extend(y[test]); how["centre"].extend(centre); how["windows"].extend(windows)
-            spk.extend(speaker[test]); src.extend(source[test]); n_windows.extend(count)
+            spk.extend(speaker[test]); src.extend(result["corpus"]); n_windows.extend(count)
         truth, spk, src = np.array(truth), np.array(spk), np.array(src)
+        how = {k: np.array(v) for k, v in how.items()}
         summary = {}
-        for corp in ["all"] + sorted(set(src) - {""}):
+        for corp in ["all"] + (sorted(set(src)) if len(set(src)) > 1 else []):
             m = np.ones(len(truth), bool) if corp == "all" else src == corp
-            s = {k: 100 * scores(truth[m], np.array(v)[m], names)["uar"] for k, v in how.items()}
-            per = [100 * (scores(truth[m & (spk == p)], np.array(how["windows"])[m & (spk == p)], names)["uar"]
-                          - scores(truth[m & (spk == p)], np.array(how["centre"])[m & (spk == p)], names)["uar"])
-                   for p in sorted(set(spk[m]))]
+            s = {k: 100 * scores(truth[m], v[m], names)["uar"] for k, v in how.items()}
+            by = {k: uar_by_speaker(truth[m], v[m], spk[m], names) for k, v in how.items()}
+            per = [by["windows"][p] - by["centre"][p] for p in by["centre"]]
             s.update({"clips": int(m.sum()), "clips_with_several_windows": int(np.sum(np.array(n_windows)[m] > 1)),
                       "windows_minus_centre_per_speaker": {"mean": float(np.mean(per)),
                                                            "sd": float(np.std(per, ddof=1)) if len(per) > 1 else 0.0,
