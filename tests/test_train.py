@@ -453,6 +453,60 @@ def test_init_copies_every_layer_of_the_same_shape(tmp_path):
             np.testing.assert_array_equal(a, b)
 
 
+SIX = ["anger", "disgust", "fear", "happiness", "neutral", "sadness"]
+SEVEN = ["anger", "boredom", "disgust", "fear", "happiness", "neutral", "sadness"]
+
+
+def test_init_shared_classes_keeps_the_classifier_of_the_classes_both_have(tmp_path):
+    """A 6-class model starts a 7-class one: the six keep their classifier weights (moved to
+    their new positions), boredom keeps its fresh initialisation."""
+    from sernet_edge.train.model import build_model
+    from sernet_edge.train.trainer import init_weights
+    source = build_model((184, 40, 1), 6)
+    source.save(tmp_path / "model.keras")
+    (tmp_path / "card.json").write_text(json.dumps({"labels": SIX}))
+    target = build_model((184, 40, 1), 7)
+    before = [w.copy() for w in target.get_layer("emotion").get_weights()]
+    copied, fresh = init_weights(target, tmp_path / "model.keras", SEVEN)
+    assert fresh == ["emotion (classes boredom)"]
+    assert copied == sum(1 for layer in target.layers if layer.weights) - 1
+    for new, old, start in zip(target.get_layer("emotion").get_weights(),
+                               source.get_layer("emotion").get_weights(), before):
+        for c in SIX:
+            np.testing.assert_array_equal(new[..., SEVEN.index(c)], old[..., SIX.index(c)])
+        np.testing.assert_array_equal(new[..., 1], start[..., 1])
+    # without labels (or without the source's), the classifier starts fresh as before
+    target = build_model((184, 40, 1), 7)
+    assert init_weights(target, tmp_path / "model.keras")[1] == ["emotion"]
+    (tmp_path / "card.json").unlink()
+    assert init_weights(target, tmp_path / "model.keras", SEVEN)[1] == ["emotion"]
+
+
+def test_freeze_init_trains_only_the_classifier(mini_emodb, tmp_path):
+    """--freeze-init: every layer copied from --init ends as it started (BatchNorm statistics
+    included), the classifier learns; without --init the option is refused."""
+    from sernet_edge.train.model import build_model
+    from sernet_edge.train.trainer import load_init_model
+    pre = build_model((63, 40, 1), 6)
+    pre.save(tmp_path / "model.keras")
+    (tmp_path / "card.json").write_text(json.dumps({"labels": SIX}))
+    out = tmp_path / "run"
+    res = _train_cli(mini_emodb, out, "--init", str(tmp_path / "model.keras"), "--freeze-init",
+                     "--init-shared-classes", "--folds", "none", "--final-epochs", "2",
+                     "--recompute-bn", "--ema-decay", "0.5")
+    assert res.exit_code == 0, res.output
+    assert "copied layers frozen" in res.output
+    final = load_init_model(out / "final" / "model.keras")
+    for layer in pre.layers:
+        if layer.weights and layer.name != "emotion":
+            for a, b in zip(layer.get_weights(), final.get_layer(layer.name).get_weights()):
+                np.testing.assert_array_equal(a, b)
+    kernel = final.get_layer("emotion").get_weights()[0]
+    assert not np.array_equal(kernel[:, [0, 2, 3, 4, 5, 6]], pre.get_layer("emotion").get_weights()[0])
+    bad = CliRunner().invoke(main, ["train", str(mini_emodb), "-o", str(tmp_path / "b"), "--freeze-init"])
+    assert bad.exit_code == 2 and "need --init" in bad.output
+
+
 def test_init_from_a_run_and_bad_init(mini_emodb, tmp_path):
     from sernet_edge.train.model import build_model
     build_model((63, 40, 1), 7).save(tmp_path / "pre.keras")

@@ -16,7 +16,8 @@ from sernet_edge.cli.options import corpus_options
 RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay_every",
                   "decay_factor", "l2", "dropout", "loss", "focal_gamma", "seed", "val_speakers",
                   "select_on_test", "final_epochs", "ema_decay", "recompute_bn", "augment", "protocol", "cv",
-                  "schedule", "balance", "label_smoothing", "init")
+                  "schedule", "balance", "label_smoothing", "init", "init_shared_classes",
+                  "freeze_init")
 
 
 @click.command()
@@ -70,6 +71,11 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
                    "a CREMA-D run's final/model.keras) or a fold's selected weights (RUN/folds/"
                    "<fold>/); layers of another shape, such as the classifier for other labels, "
                    "start fresh. The front end must match, apart from the input length.")
+@click.option("--init-shared-classes/--no-init-shared-classes", default=False, show_default=True,
+              help="With --init for other labels: the classifier keeps that model's weights for "
+                   "the classes both have; only the new classes start fresh.")
+@click.option("--freeze-init/--no-freeze-init", default=False, show_default=True,
+              help="With --init: the layers copied whole do not learn, only the classifier does.")
 @click.option("--select-on-test", is_flag=True,
               help="Also report the paper's optimistic numbers (epoch chosen on the test speaker).")
 @click.option("--final-epochs", type=int, default=0, show_default=True,

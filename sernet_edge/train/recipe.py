@@ -51,6 +51,10 @@ class Recipe:
                                       # fold folder of a run (folds/<fold>/) whose weights start
                                       # every fold and the final model: layers of another shape
                                       # (the classifier, other labels) start fresh
+    init_shared_classes: bool = False # the classifier keeps the --init model's weights for the
+                                      # classes both have (only new classes start fresh)
+    freeze_init: bool = False         # layers copied whole from --init do not learn: only the
+                                      # classifier does (a linear probe on the --init features)
 
     @classmethod
     def from_file(cls, path) -> dict:
@@ -92,6 +96,8 @@ class Recipe:
             raise SernetError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise SernetError(f"--ema-decay must be in [0, 1), got {self.ema_decay}")
+        if (self.freeze_init or self.init_shared_classes) and not self.init:
+            raise SernetError("--freeze-init and --init-shared-classes need --init")
         if self.init and not Path(self.init).exists():
             raise SernetError(f"--init {self.init}: no such model file or fold folder")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:

@@ -107,7 +107,8 @@ def _run_fold(fold: Fold, data, extra, origin, labels, recipe: Recipe, fold_dir:
     test_eval = (X[te], y[te]) if recipe.select_on_test else None
     history = _fit(Xtr, ytr, (X[va], y[va]), test_eval, len(labels), recipe, fold_dir,
                    seed=recipe.seed + fold.index, strategy=strategy, tag=fold.name,
-                   weights=sample_weights(ytr, otr, recipe.balance), epoch_bar=epoch_bar)
+                   weights=sample_weights(ytr, otr, recipe.balance), epoch_bar=epoch_bar,
+                   labels=labels)
     if not is_chief():
         _wait_for_all_workers(strategy)  # the chief is writing result.json meanwhile
         return json.loads(result_path.read_text())
@@ -234,8 +235,10 @@ def _compile(model, recipe: Recipe):
 
 
 def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: int, strategy: str,
-         tag: str, epochs: int | None = None, weights=None, epoch_bar=None) -> list[dict]:
-    """Train with per-epoch checkpoints; resume from `ckpt_dir/last.keras` if present."""
+         tag: str, epochs: int | None = None, weights=None, epoch_bar=None,
+         labels: list[str] | None = None) -> list[dict]:
+    """Train with per-epoch checkpoints; resume from `ckpt_dir/last.keras` if present.
+    `labels` names the classes, for `init_shared_classes`."""
     import keras
     from sernet_edge.train.model import build_model
 
@@ -252,9 +255,13 @@ def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: i
             state = {"epoch": -1, "history": [], "best_val_uar": -1.0}
             model = build_model(Xtr.shape[1:], n_classes, recipe.l2, recipe.dropout)
             if recipe.init:
-                copied, fresh = init_weights(model, recipe.init)
+                shared = labels if recipe.init_shared_classes else None
+                copied, fresh = init_weights(model, recipe.init, shared)
                 log(f"{tag}: {copied} layers from {recipe.init}"
                     + (f"; fresh: {', '.join(fresh)}" if fresh else ""))
+                if recipe.freeze_init:
+                    frozen = freeze_copied(model, fresh)
+                    log(f"{tag}: {frozen} copied layers frozen")
             _compile(model, recipe)
     start = state["epoch"] + 1
     if start >= epochs:
@@ -325,11 +332,28 @@ def check_init_features(path, features: FeatureConfig) -> None:
                           f"this run {ours[k]!r})")
 
 
-def init_weights(model, path) -> tuple[int, list[str]]:
+def init_labels(path) -> list[str] | None:
+    """The classes of the --init model, where known (as `init_features`)."""
+    path = Path(path)
+    if path.is_dir():
+        return _init_settings(path).get("labels")
+    card = path.parent / "card.json"
+    if path.suffix == ".keras" and card.is_file():
+        return json.loads(card.read_text()).get("labels")
+    return None
+
+
+CLASSIFIER = "emotion"   # the output layer's name (model.py)
+
+
+def init_weights(model, path, labels: list[str] | None = None) -> tuple[int, list[str]]:
     """Copy into `model` the weights of each layer of the Keras model at `path` that has the
     same name and weight shapes (pre-training: a model trained on another corpus or label set).
-    Returns (layers copied, names of layers with weights left as initialised)."""
-    by_name = {layer.name: layer for layer in load_init_model(path).layers}
+    With `labels` (this model's classes) and a classifier for other classes, the classifier's
+    weights of the classes both models have are copied too; the others start as initialised.
+    Returns (layers copied whole, names of layers not copied whole)."""
+    source = load_init_model(path)
+    by_name = {layer.name: layer for layer in source.layers}
     copied, fresh = 0, []
     for layer in model.layers:
         if not layer.weights:
@@ -338,11 +362,34 @@ def init_weights(model, path) -> tuple[int, list[str]]:
         if src is not None and [w.shape for w in src.weights] == [w.shape for w in layer.weights]:
             layer.set_weights(src.get_weights())
             copied += 1
+            continue
+        theirs = init_labels(path) if labels and layer.name == CLASSIFIER and src is not None else None
+        if theirs and len(theirs) == src.weights[-1].shape[0]:
+            both = [c for c in labels if c in theirs]
+            weights = [w.copy() for w in layer.get_weights()]      # kernel (d, n), bias (n,)
+            for w, s in zip(weights, src.get_weights()):
+                for c in both:
+                    w[..., labels.index(c)] = s[..., theirs.index(c)]
+            layer.set_weights(weights)
+            fresh.append(f"{layer.name} (classes {', '.join(c for c in labels if c not in theirs)})")
         else:
             fresh.append(layer.name)
     if not copied:
         raise SernetError(f"--init {path}: no layer matches this network (not a Light-SERNet?)")
     return copied, fresh
+
+
+def freeze_copied(model, fresh: list[str]) -> int:
+    """Make every layer copied whole from --init untrainable (its BatchNormalization then runs
+    in inference mode, so its statistics stay as learnt); layers in `fresh` (names, possibly
+    with a note after a space) go on learning. Returns the number frozen."""
+    learning = {name.split(" ")[0] for name in fresh}
+    frozen = 0
+    for layer in model.layers:
+        if layer.weights and layer.name not in learning:
+            layer.trainable = False
+            frozen += 1
+    return frozen
 
 
 def _distributed_loop(model, batches, callback, start, epochs, recipe: Recipe, dist, tag) -> None:
@@ -592,7 +639,8 @@ def _train_final(data, extra, origin, corpus, features, recipe, epochs, final_di
     otr = np.concatenate([origin] * (1 + len(extra)))
     history = _fit(Xtr, ytr, None, None, len(corpus.labels), recipe, final_dir / "checkpoint",
                    seed=recipe.seed, strategy=strategy, tag="final", epochs=epochs,
-                   weights=sample_weights(ytr, otr, recipe.balance), epoch_bar=epoch_bar)
+                   weights=sample_weights(ytr, otr, recipe.balance), epoch_bar=epoch_bar,
+                   labels=corpus.labels)
     info = {"epochs": epochs, "examples": int(len(ytr)), "speakers": corpus.speakers,
             "final_loss": history[-1]["loss"] if history else None}
     if not is_chief():
