@@ -69,6 +69,14 @@ def main() -> int:
         subprocess.run(cmd, check=True)
         for result in run.glob("folds/*/result.json"):
             shutil.copyfile(result, args.out / f"{result.parent.name}.json")
+        settings = json.loads((run / "settings.json").read_text())
+        merged = args.out / "settings.json"     # one run's settings, with every fold's start
+        starts = json.loads(merged.read_text())["recipe"]["init"] if merged.exists() else {}
+        if not isinstance(starts, dict):
+            starts = {}
+        starts[speaker] = str(inits[speaker])
+        settings["recipe"]["init"] = dict(sorted(starts.items()))
+        merged.write_text(json.dumps(settings, indent=2) + "\n")
     return 0
 
 
