@@ -6,6 +6,8 @@
         --out benchmarks/results/multi-loco-cmvn/per-speaker.json
 
 Several folds of one run are joined with commas; speakers scored by both runs are compared.
+A run on one of the corpora (EMO-DB leave-one-speaker-out) pairs with a run on their union
+(CREMA-D + EMO-DB): its speakers are named `corpus/speaker` as the union names them.
 
 A fold file keeps y_true and y_pred in the order of its test items; the speakers are
 recovered from the corpora (given as to `train`), and the recovered labels must equal
@@ -66,8 +68,13 @@ def main() -> None:
         per_run[name] = {}
         for path in files.split(","):          # several folds of one run: every test speaker
             settings = json.loads(settings_file(Path(path)).read_text())
-            corpus = union(corpora, settings["labels"])
-            per_run[name].update(speaker_uar(corpus, json.loads(Path(path).read_text()), settings["labels"]))
+            # the run's own corpora: a single-corpus run is scored on that corpus alone
+            own = [c for c in corpora if c.name in settings["corpus"].split("+")] or corpora
+            corpus = union(own, settings["labels"])
+            per = speaker_uar(corpus, json.loads(Path(path).read_text()), settings["labels"])
+            if len(corpora) > 1 and len(own) == 1:   # its speakers named as in the union
+                per = {f"{own[0].name}/{s}": u for s, u in per.items()}
+            per_run[name].update(per)
     names = list(per_run)
     speakers = [s for s in per_run[names[0]] if all(s in per_run[n] for n in names)]
     print("speaker  " + "  ".join(f"{n:>8}" for n in names))
