@@ -26,7 +26,7 @@ from sernet_edge.card import read_card, sidecar_path
 from sernet_edge.io import write_bytes, write_json
 from sernet_edge.train.convert import finish_file
 
-KEYS = ("uar", "wa", "f1", "n", "recall")
+KEYS = ("uar", "wa", "f1", "n", "recall", "confusion")
 
 
 def brief(s: dict) -> dict:
@@ -45,12 +45,16 @@ def main() -> None:
     tfl = json.loads(args.tflite.read_text())
     loco = json.loads((args.loco / "report.json").read_text()) if args.loco else None
     n_folds = len(cv["folds"])
+    names = [f["fold"] for f in cv["folds"]]        # fold02-of05
+    total = int(names[0].rsplit("-of", 1)[1]) if "-of" in names[0] else n_folds
+    split = (f"{n_folds} speaker-disjoint folds" if n_folds == total else
+             f"folds {', '.join(str(int(n[4:6])) for n in names)} of {total} speaker-disjoint folds")
     converted = [f["fold"] for f in tfl["folds"]]
     for path in args.models:
         card = read_card(path)
         precision = card["precision"]
         card["metrics"]["cross_validation"] = {
-            "protocol": f"{n_folds} speaker-disjoint folds stratified by corpus and sex; validation "
+            "protocol": f"{split} stratified by corpus and sex; validation "
                         "speakers choose each fold's epoch; every clip scored once by the fold that "
                         "never heard its speaker, pooled; Keras weights",
             **brief(cv["pooled"]["all"]),
