@@ -35,13 +35,15 @@ def main() -> int:
     from sernet_edge.metrics import scores
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", metavar="NAME=FOLDER")
+    ap.add_argument("--speakers", default="", help="only these test speakers (comma-separated)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     runs = {name: folds_by_speaker(Path(folder)) for name, folder in (a.split("=", 1) for a in args.runs)}
     common = sorted(set.intersection(*(set(r) for r in runs.values())))
+    if args.speakers:
+        common = [s for s in common if s in args.speakers.split(",")]
     if not common:
         raise SystemExit("no test speaker is common to these runs")
-    labels = None
     out = {"speakers": common, "runs": {}}
     for name, folds in runs.items():
         n = max(max(folds[s]["y_true"] + folds[s]["y_pred"]) for s in common) + 1
