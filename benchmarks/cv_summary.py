@@ -67,7 +67,8 @@ def markdown(s: dict, title: str) -> str:
               "|---|---:|---:|---:|---:|" + "---:|" * len(s["pooled"]["all"]["recall"])]
     for k, v in s["pooled"].items():
         lines.append(f"| {k} | {v['n']} | {pct(v['uar'])} | {pct(v['wa'])} | {pct(v['f1'])} | "
-                     + " | ".join(pct(r) for r in v["recall"].values()) + " |")
+                     + " | ".join(pct(v["recall"][c]) if c in v["recall"] else "-"   # a class this corpus lacks
+                                  for c in s["pooled"]["all"]["recall"]) + " |")
     return "\n".join(lines) + "\n"
 
 
