@@ -69,7 +69,9 @@ def main() -> None:
                         "pools), scored with LiteRT, pooled",
             **brief(mine), "keras_uar": tfl["overall"]["keras"]["uar"],
             "uar_loss_against_keras_per_fold": spread(loss),
-            "agreement_with_keras": min(f[precision]["agreement_with_keras"] for f in tfl["folds"])}
+            "agreement_with_keras": min(f[precision]["agreement_with_keras"] for f in tfl["folds"]),
+            "per_corpus_uar_per_fold": {f["fold"]: {c: s["uar"] for c, s in f[precision].get("per_corpus", {}).items()}
+                                        for f in tfl["folds"]}}
         source = card["conversion"].get("rewritten_from")
         if source:     # ship_depthwise.py: the same weights, pools rewritten
             card["metrics"]["cross_validation_this_file"]["protocol"] += (

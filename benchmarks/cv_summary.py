@@ -42,7 +42,8 @@ def summarise(folds: list[dict], labels: list[str]) -> dict:
             "uar_over_folds": spread([r["uar"] for r in rows]),
             "per_corpus_uar_over_folds": {c: spread([r["per_corpus"][c]["uar"] for r in rows
                                                     if c in r["per_corpus"]]) for c in corpora},
-            "pooled": {k: {m: v[m] for m in ("uar", "wa", "f1", "n", "recall")} for k, v in pooled.items()}}
+            "pooled": {k: {m: v[m] for m in ("uar", "wa", "f1", "n", "recall", "confusion")}
+                       for k, v in pooled.items()}}
 
 
 def markdown(s: dict, title: str) -> str:
