@@ -7,7 +7,7 @@ EMO-DB speakers per fold. For each EMO-DB test speaker this runs the matching LO
 RECIPE, started (`--init`) from the multi fold whose test set holds that speaker; speakers
 no multi fold held out (folds not run) are skipped and listed. Each fold trains in its own
 folder under OUT/folds-by-init/ and resumes there; the fold results are copied to
-OUT/<fold>.json for cv_summary.py / emodb_tables.py.
+OUT/<fold>.json for loso_pooled.py / per_speaker.py.
 
     python benchmarks/emodb_multi_init.py /data/emodb runs/multi-cv \
         --recipe recipes/emodb-multi-init.toml --out runs/emodb-multi-init

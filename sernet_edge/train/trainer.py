@@ -305,16 +305,21 @@ def _init_settings(fold_dir: Path) -> dict:
     return json.loads(settings.read_text())
 
 
-def init_features(path) -> dict | None:
-    """The front end the --init model was trained on, where it is known: the run's
-    settings.json for a fold folder, the card.json beside a final/model.keras."""
+def _init_description(path) -> dict | None:
+    """What is known of the --init model: the run's settings.json for a fold folder, the
+    card.json beside a final/model.keras; None for a bare model file."""
     path = Path(path)
     if path.is_dir():
-        return _init_settings(path)["features"]
+        return _init_settings(path)
     card = path.parent / "card.json"
     if path.suffix == ".keras" and card.is_file():
-        return json.loads(card.read_text()).get("features")
+        return json.loads(card.read_text())
     return None
+
+
+def init_features(path) -> dict | None:
+    """The front end the --init model was trained on, where it is known."""
+    return (_init_description(path) or {}).get("features")
 
 
 def check_init_features(path, features: FeatureConfig) -> None:
@@ -333,14 +338,8 @@ def check_init_features(path, features: FeatureConfig) -> None:
 
 
 def init_labels(path) -> list[str] | None:
-    """The classes of the --init model, where known (as `init_features`)."""
-    path = Path(path)
-    if path.is_dir():
-        return _init_settings(path).get("labels")
-    card = path.parent / "card.json"
-    if path.suffix == ".keras" and card.is_file():
-        return json.loads(card.read_text()).get("labels")
-    return None
+    """The classes of the --init model, where known."""
+    return (_init_description(path) or {}).get("labels")
 
 
 CLASSIFIER = "emotion"   # the output layer's name (model.py)
