@@ -17,7 +17,7 @@ import sys
 import textwrap
 import threading
 import types
-from collections import deque
+from collections import Counter, deque
 
 import numpy as np
 import pytest
@@ -634,6 +634,39 @@ def test_mic_source_stall_is_an_error():
     with pytest.raises(sources.DeviceLost, match="no audio for 0.3 s"):
         next(iter(src))
     src.close()
+
+
+class OneChunk:
+    """A source that hands over all its audio at once, so one feed decides several hops."""
+    overflows = 0
+
+    def __init__(self, x):
+        self.x, self.closed = x, False
+
+    def __iter__(self):
+        yield self.x
+
+    def close(self):
+        self.closed = True
+
+
+def test_interrupt_between_hops_of_one_chunk_counts_only_what_was_emitted(clf):
+    """Ctrl-C can land after a chunk's hops are decided but before all are shown: the
+    summary counts the events the user saw, not the decisions made."""
+    x = load_audio(bundled_clips()[5])[:2 * RATE]            # 4 hops of 0.5 s in one chunk
+    shown = []
+
+    def emit(event):
+        if len(shown) == 2:
+            raise KeyboardInterrupt
+        shown.append(event)
+
+    src = OneChunk(x)
+    pipe = Pipeline(clf, HOP, 3, 0.0, None)
+    summary = run(src, pipe, emit)
+    assert pipe.hops == 4 and summary.stopped == "interrupted" and src.closed
+    assert summary.hops == 2 and sum(summary.counts.values()) == 2
+    assert summary.counts == Counter(e.label for e in shown)
 
 
 def test_overflows_are_counted_not_fatal(clf):

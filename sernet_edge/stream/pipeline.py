@@ -204,7 +204,7 @@ class Pipeline:
 class Summary:
     duration: float                  # seconds of audio listened to, a last partial hop included
     wall_seconds: float
-    hops: int                        # decisions (events), the last partial hop's included
+    hops: int                        # events emitted, the last partial hop's included
     counts: Counter = field(default_factory=Counter)
     overflows: int = 0
     stopped: str = "end of input"    # "end of input", "duration" or "interrupted"
@@ -218,7 +218,8 @@ class Summary:
 def run(source, pipeline: Pipeline, emit, duration: float | None = None) -> Summary:
     """Pump `source` (iterable of chunks with `.overflows` and `.close()`) through `pipeline`,
     calling `emit(event)` per hop, until the source ends, `duration` stream seconds are
-    decided, or Ctrl-C. The source is always closed."""
+    decided, or Ctrl-C. The source is always closed. The summary counts the events emitted:
+    Ctrl-C can land between a decision and its emit, and the summary must match the output."""
     limit = None if duration is None else int(duration * pipeline.rate) // pipeline.hop
     counts: Counter = Counter()
     stopped = "end of input"
@@ -232,8 +233,8 @@ def run(source, pipeline: Pipeline, emit, duration: float | None = None) -> Summ
                     chunk = chunk[:limit * pipeline.hop - pipeline.samples]
                 for event in pipeline.feed(chunk):
                     event.overflows = source.overflows
-                    counts[event.label] += 1
                     emit(event)
+                    counts[event.label] += 1
                 if limit is not None and pipeline.hops >= limit:
                     stopped = "duration"
                     break
@@ -241,12 +242,12 @@ def run(source, pipeline: Pipeline, emit, duration: float | None = None) -> Summ
                 event = pipeline.flush()
                 if event is not None:
                     event.overflows = source.overflows
-                    counts[event.label] += 1
                     emit(event)
+                    counts[event.label] += 1
     except KeyboardInterrupt:
         stopped = "interrupted"
     finally:
         source.close()
     return Summary(duration=round(pipeline.samples / pipeline.rate, TIME_DECIMALS),
-                   wall_seconds=time.monotonic() - start, hops=pipeline.hops, counts=counts,
+                   wall_seconds=time.monotonic() - start, hops=sum(counts.values()), counts=counts,
                    overflows=source.overflows, stopped=stopped)
