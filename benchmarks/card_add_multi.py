@@ -11,7 +11,8 @@ scores of the same recipe on held-out speakers:
 - `cross_validation`: every fold of the speaker-disjoint split (`benchmarks/cv_summary.py`),
   pooled over all test clips, with the spread over folds;
 - `cross_validation_this_file`: the folds whose weights were converted to this file's
-  precision (`benchmarks/loso_tflite.py`; int8 calibrated on each fold's training speakers);
+  precision (`benchmarks/loso_tflite.py`; int8 calibrated on each fold's training speakers),
+  pooled and per corpus beside the Keras weights' score;
 - `leave_one_corpus_out`: trained on CREMA-D only, tested on the EMO-DB speakers.
 """
 
@@ -72,6 +73,10 @@ def main() -> None:
             "agreement_with_keras": min(f[precision]["agreement_with_keras"] for f in tfl["folds"]),
             "per_corpus_uar_per_fold": {f["fold"]: {c: s["uar"] for c, s in f[precision].get("per_corpus", {}).items()}
                                         for f in tfl["folds"]}}
+        if "overall_per_corpus" in tfl:   # older loso_tflite.py files lack it
+            card["metrics"]["cross_validation_this_file"]["per_corpus"] = {
+                c: {**s, "keras_uar": tfl["overall_per_corpus"]["keras"][c]["uar"]}
+                for c, s in tfl["overall_per_corpus"][precision].items()}
         source = card["conversion"].get("rewritten_from")
         if source:     # ship_depthwise.py: the same weights, pools rewritten
             card["metrics"]["cross_validation_this_file"]["protocol"] += (
