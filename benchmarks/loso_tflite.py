@@ -64,9 +64,7 @@ def main() -> None:
             data = convert_keras(model, features, precision, rep if precision == "int8" else None)
             ev = evaluate_tflite(data, X[test], y[test], labels)
             row[precision] = {**_brief(ev), "bytes": len(data),
-                              "per_corpus": {c: _brief(scores(y[test][origin[test] == c],
-                                                              ev["pred"][origin[test] == c], labels))
-                                             for c in sorted(set(origin[test]))},
+                              "per_corpus": _per_corpus(y[test], ev["pred"], origin[test], labels),
                               "agreement_with_keras": float(np.mean(ev["pred"] == keras_pred)),
                               "seconds": round(time.time() - t0, 1)}
             pooled[precision][0].extend(y[test]); pooled[precision][1].extend(ev["pred"])
@@ -75,10 +73,8 @@ def main() -> None:
 
     overall = {p: scores(t, q, labels) for p, (t, q) in pooled.items() if t}
     # a union's corpora pooled apart: the target "int8 within 1 point" holds per corpus
-    where = np.array(pooled_origin)
-    overall_per_corpus = {p: {c: _brief(scores(np.array(t)[where == c], np.array(q)[where == c], labels))
-                              for c in sorted(set(pooled_origin))}
-                          for p, (t, q) in pooled.items() if t} if len(set(pooled_origin)) > 1 else {}
+    overall_per_corpus = {p: _per_corpus(t, q, pooled_origin, labels) for p, (t, q) in pooled.items()
+                          if t} if len(set(pooled_origin)) > 1 else {}
     write_json(args.out, {
         "run": str(args.run), "corpus": corpus.name, "labels": labels,
         "features": features.to_dict(), "folds": folds, "overall": overall,
@@ -95,6 +91,11 @@ def main() -> None:
 
 def _brief(s: dict) -> dict:
     return {k: float(s[k]) for k in ("uar", "wa", "f1")}
+
+
+def _per_corpus(y_true, y_pred, origin, labels) -> dict:
+    y_true, y_pred, origin = (np.asarray(a) for a in (y_true, y_pred, origin))
+    return {c: _brief(scores(y_true[origin == c], y_pred[origin == c], labels)) for c in sorted(set(origin))}
 
 
 if __name__ == "__main__":
