@@ -121,6 +121,7 @@ def frontend_header(config: FeatureConfig, scale: float, zero_point: int, origin
         ("CLIP", c_float(config.clip or 0.0), ""),
         ("CMVN", int(config.cmvn), "per-clip mean/variance normalisation"),
         ("CMVN_VARIANCE", int(config.cmvn_variance), "0: mean only (CMN)"),
+        ("CMVN_SKIP_PADDING", int(config.cmvn_skip_padding), "1: statistics without the zero padding"),
         ("CMVN_FLOOR", c_float(CMVN_FLOOR), ""),
         ("ERR_ARGUMENT", -1, ""),
         ("ERR_NOT_FINITE", -2, "a sample is NaN or infinite"),

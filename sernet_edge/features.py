@@ -47,6 +47,8 @@ def _validate(c: "FeatureConfig") -> None:
         problems.append(f"preemphasis {c.preemphasis}")
     if not c.cmvn_variance and not c.cmvn:
         problems.append("cmvn_variance = false without cmvn")
+    if c.cmvn_skip_padding and not c.cmvn:
+        problems.append("cmvn_skip_padding = true without cmvn")
     if problems:
         raise ValueError("invalid feature settings: " + ", ".join(problems))
 
@@ -78,6 +80,8 @@ class FeatureConfig:
     normalise: bool = True            # divide by the 99.9th percentile of |x| before features
     cmvn: bool = False                # per utterance: each coefficient to zero mean, unit variance
     cmvn_variance: bool = True        # with cmvn: also to unit variance (false: mean only, CMN)
+    cmvn_skip_padding: bool = False   # with cmvn: statistics over the clip's frames only; the
+                                      # zero padding of a short clip becomes 0 (the mean)
 
     def __post_init__(self):
         _validate(self)  # at construction, so a bad model card fails when it is read
@@ -128,26 +132,48 @@ def num_frames(n_samples: int, config: FeatureConfig) -> int:
 
 def extract(signal: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
     """Model input for one clip: fit to `config.seconds`, normalise, MFCC -> (frames, n_mfcc)."""
-    x = fit_length(np.asarray(signal, dtype=np.float32), config.num_samples)
+    signal = np.asarray(signal, dtype=np.float32)
+    x = fit_length(signal, config.num_samples)
     if config.normalise:
         x = normalise(x)
     out = mfcc(x, config)
-    return cmvn(out, config.cmvn_variance) if config.cmvn else out
+    if not config.cmvn:
+        return out
+    frames = clip_frames(len(signal), config) if config.cmvn_skip_padding else None
+    return cmvn(out, config.cmvn_variance, frames)
+
+
+def clip_frames(n_samples: int, config: FeatureConfig) -> np.ndarray:
+    """Which frames of the model input hold any of a clip of `n_samples` (bool per frame):
+    all for a clip at least `config.seconds` long, else those that reach into the clip
+    between its centre zero padding (as `fit_length` places it)."""
+    length, hop, L = config.num_samples, config.hop_length, config.frame_length
+    start = np.arange(config.num_frames) * hop
+    if n_samples >= length:
+        return np.ones(len(start), dtype=bool)
+    left = (length - n_samples) // 2
+    return (start < left + n_samples) & (start + L > left)
 
 
 CMVN_FLOOR = 1e-3  # a coefficient constant over the clip (silence) becomes 0, not a division by 0
 
 
-def cmvn(features: np.ndarray, variance: bool = True) -> np.ndarray:
+def cmvn(features: np.ndarray, variance: bool = True, frames=None) -> np.ndarray:
     """Per-utterance mean and variance normalisation of each coefficient over all frames:
     the mean removes a fixed channel (microphone, room) and speaker offsets from the cepstrum;
     dividing by the deviation also removes how much each coefficient moves over the clip
-    (`variance=False` keeps that: mean normalisation only, CMN)."""
+    (`variance=False` keeps that: mean normalisation only, CMN).
+
+    With `frames` (bool per frame) the statistics come from those frames only and the others
+    become 0: the padding of a short clip then shifts nothing, whatever its length."""
     f = np.asarray(features, dtype=np.float64)
-    if not variance:
-        return (f - f.mean(axis=0)).astype(np.float32)
-    std = np.maximum(f.std(axis=0), CMVN_FLOOR)
-    return ((f - f.mean(axis=0)) / std).astype(np.float32)
+    used = f if frames is None or not np.any(frames) else f[frames]
+    out = f - used.mean(axis=0)
+    if variance:
+        out /= np.maximum(used.std(axis=0), CMVN_FLOOR)
+    if frames is not None:
+        out[~np.asarray(frames)] = 0.0
+    return out.astype(np.float32)
 
 
 def mfcc(signal: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:

@@ -231,6 +231,19 @@ def test_mean_only_normalisation(tmp_path):
     assert step <= 1 and differ <= 2
 
 
+@pytest.mark.parametrize("seconds", [0.3, 0.55, 1.0, 1.6])
+def test_cmvn_without_the_padding(tmp_path, seconds):
+    """`cmvn_skip_padding`: the C front end takes the statistics over the same frames as
+    numpy's clip_frames (short clips, each with padding on both sides; 1.6 s: none) and zeroes
+    the rest."""
+    config = FeatureConfig(seconds=1.0, cmvn=True, cmvn_skip_padding=True)
+    fe, files = _front_end_for(config, tmp_path, 0.05, 0)
+    assert "#define SERNET_FE_CMVN_SKIP_PADDING 1" in files[FRONTEND_H]
+    diff, differ, step = _compare(fe, load_audio(bundled_clips()[0])[:int(seconds * 16_000)])
+    assert diff < MAX_COEFF_DIFF
+    assert step <= 1 and differ <= 2
+
+
 @pytest.mark.parametrize("n", [1, 2, 999, 1000, 16_000, 48_000, 112_000])
 def test_percentile_plan_is_numpys(n):
     x = np.random.default_rng(n).random(n).astype(np.float32)

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sernet_edge.audio import load_audio, preprocess
-from sernet_edge.features import (CMVN_FLOOR, FeatureConfig, _matrices, cmvn, dct_matrix, extract,
+from sernet_edge.audio import fit_length, load_audio, preprocess
+from sernet_edge.features import (CMVN_FLOOR, FeatureConfig, _matrices, clip_frames, cmvn, dct_matrix,
+                                  extract,
                                   mel_matrix_psf, mel_matrix_tf, mfcc, num_frames, window_function)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -319,3 +320,35 @@ def test_mean_only_normalisation_keeps_each_coefficients_spread():
     assert FeatureConfig.from_dict(old).cmvn_variance is True
     with pytest.raises(ValueError, match="cmvn_variance = false without cmvn"):
         FeatureConfig(cmvn_variance=False)
+
+
+@pytest.mark.parametrize("n", [1, 1000, 20_000, 31_000, 47_999, 48_000, 90_000])
+def test_clip_frames_are_the_frames_that_reach_into_the_clip(n):
+    """Against the frames themselves: a clip with no zero sample, fitted to 3 s; a frame
+    holds some of it exactly when one of its samples is not padding."""
+    cfg = FeatureConfig()
+    x = fit_length(np.ones(n, np.float32), cfg.num_samples)
+    starts = np.arange(cfg.num_frames) * cfg.hop_length
+    expected = np.array([x[s:s + cfg.frame_length].any() for s in starts])
+    np.testing.assert_array_equal(clip_frames(n, cfg), expected)
+
+
+def test_cmvn_skip_padding_takes_statistics_over_the_clip_only():
+    x = load_audio(real_clips(1)[0])[:24_000]           # 1.5 s: half of the 3 s input is padding
+    cfg = FeatureConfig(cmvn=True, cmvn_skip_padding=True)
+    out, frames = extract(x, cfg), clip_frames(len(x), cfg)
+    assert 0 < frames.sum() < len(frames)
+    np.testing.assert_array_equal(out[~frames], 0.0)
+    np.testing.assert_allclose(out[frames].mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(out[frames].std(axis=0), 1.0, atol=1e-4)
+    plain = extract(x, FeatureConfig())
+    np.testing.assert_array_equal(out, cmvn(plain, frames=frames))
+    # the old statistics include the padding: the clip's frames come out otherwise
+    assert not np.allclose(extract(x, FeatureConfig(cmvn=True))[frames], out[frames], atol=0.05)
+    # a clip as long as the input has no padding: the same as plain CMVN
+    y = np.tile(x, 3)                                    # 4.5 s: centre-cropped, no padding
+    np.testing.assert_array_equal(extract(y, cfg), extract(y, FeatureConfig(cmvn=True)))
+    assert FeatureConfig.from_dict(cfg.to_dict()) == cfg
+    assert FeatureConfig.from_dict(FeatureConfig(cmvn=True).to_dict()).cmvn_skip_padding is False
+    with pytest.raises(ValueError, match="cmvn_skip_padding = true without cmvn"):
+        FeatureConfig(cmvn_skip_padding=True)

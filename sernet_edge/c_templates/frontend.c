@@ -265,26 +265,27 @@ static void fe_cepstrum(const float *spec, float *mel, float *out)
 }
 
 #if SERNET_FE_CMVN
-/* each coefficient to zero mean, and unless CMVN_VARIANCE is 0 unit variance, over the clip
-   (features.cmvn) */
-static void fe_cmvn(float *ceps)
+/* each coefficient to zero mean, and unless CMVN_VARIANCE is 0 unit variance, over frames
+   [t0, t1); the frames outside become 0 (features.cmvn) */
+static void fe_cmvn(float *ceps, long t0, long t1)
 {
     int k;
     long t;
     for (k = 0; k < SERNET_FE_NUM_COEFFS; ++k) {
         float mean = 0.0f, var = 0.0f, std;
-        for (t = 0; t < SERNET_FE_NUM_FRAMES; ++t)
+        for (t = t0; t < t1; ++t)
             mean += ceps[t * SERNET_FE_NUM_COEFFS + k];
-        mean /= (float)SERNET_FE_NUM_FRAMES;
-        for (t = 0; t < SERNET_FE_NUM_FRAMES; ++t) {
+        mean /= (float)(t1 - t0);
+        for (t = t0; t < t1; ++t) {
             float d = ceps[t * SERNET_FE_NUM_COEFFS + k] - mean;
             var += d * d;
         }
-        std = sqrtf(var / (float)SERNET_FE_NUM_FRAMES);
+        std = sqrtf(var / (float)(t1 - t0));
         if (std < SERNET_FE_CMVN_FLOOR || !SERNET_FE_CMVN_VARIANCE)
             std = SERNET_FE_CMVN_VARIANCE ? SERNET_FE_CMVN_FLOOR : 1.0f;
         for (t = 0; t < SERNET_FE_NUM_FRAMES; ++t)
-            ceps[t * SERNET_FE_NUM_COEFFS + k] = (ceps[t * SERNET_FE_NUM_COEFFS + k] - mean) / std;
+            ceps[t * SERNET_FE_NUM_COEFFS + k] = t < t0 || t >= t1 ? 0.0f
+                : (ceps[t * SERNET_FE_NUM_COEFFS + k] - mean) / std;
     }
 }
 #endif
@@ -329,7 +330,20 @@ static int fe_extract(fe_source *src, float *work, float *coeffs, int8_t *input)
 #endif
     }
 #if SERNET_FE_CMVN
-    fe_cmvn(work + FE_AT_CEPS);
+    {
+        long t0 = 0, t1 = SERNET_FE_NUM_FRAMES;
+#if SERNET_FE_CMVN_SKIP_PADDING
+        /* the frames that reach into a short clip between its zero padding (clip_frames) */
+        long left = -src->shift;
+        if (left > 0) {
+            while (t0 < t1 && t0 * (long)SERNET_FE_HOP_LENGTH + SERNET_FE_FRAME_LENGTH <= left)
+                ++t0;
+            while (t1 > t0 && (t1 - 1) * (long)SERNET_FE_HOP_LENGTH >= left + n)
+                --t1;
+        }
+#endif
+        fe_cmvn(work + FE_AT_CEPS, t0, t1);
+    }
     for (t = 0; t < SERNET_FE_INPUT_SIZE; ++t)
         if (coeffs)
             coeffs[t] = work[FE_AT_CEPS + t];
