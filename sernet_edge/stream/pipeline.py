@@ -13,6 +13,10 @@ streaming: the ring, the hop buffer and the history are fixed-size.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -215,15 +219,45 @@ class Summary:
                 "stopped": self.stopped}
 
 
+@contextlib.contextmanager
+def _signals_held():
+    """Ctrl-C or SIGTERM arriving inside the block reaches its handler when the block ends:
+    an event is printed and counted, or neither. Main thread only (where handlers run)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held, previous = [], {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(sig)
+        if callable(handler):
+            previous[sig] = handler
+            signal.signal(sig, lambda s, frame: held.append((s, frame)))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig, frame in held[:1]:
+            previous[sig](sig, frame)
+
+
 def run(source, pipeline: Pipeline, emit, duration: float | None = None) -> Summary:
     """Pump `source` (iterable of chunks with `.overflows` and `.close()`) through `pipeline`,
     calling `emit(event)` per hop, until the source ends, `duration` stream seconds are
     decided, or Ctrl-C. The source is always closed. The summary counts the events emitted:
-    Ctrl-C can land between a decision and its emit, and the summary must match the output."""
+    Ctrl-C can land between a decision and its emit, or between an emit and its count, and
+    the summary must match the output."""
     limit = None if duration is None else int(duration * pipeline.rate) // pipeline.hop
     counts: Counter = Counter()
     stopped = "end of input"
     start = time.monotonic()
+
+    def deliver(event):
+        event.overflows = source.overflows
+        with _signals_held():
+            emit(event)
+            counts[event.label] += 1
+
     try:
         if limit == 0:
             stopped = "duration"
@@ -232,18 +266,14 @@ def run(source, pipeline: Pipeline, emit, duration: float | None = None) -> Summ
                 if limit is not None:
                     chunk = chunk[:limit * pipeline.hop - pipeline.samples]
                 for event in pipeline.feed(chunk):
-                    event.overflows = source.overflows
-                    emit(event)
-                    counts[event.label] += 1
+                    deliver(event)
                 if limit is not None and pipeline.hops >= limit:
                     stopped = "duration"
                     break
             else:   # the recording ended: decide on its last, shorter hop too
                 event = pipeline.flush()
                 if event is not None:
-                    event.overflows = source.overflows
-                    emit(event)
-                    counts[event.label] += 1
+                    deliver(event)
     except KeyboardInterrupt:
         stopped = "interrupted"
     finally:
