@@ -35,6 +35,18 @@ def uar_by_speaker(y_true, y_pred, speaker, names: list[str]) -> dict[str, float
             for s in sorted(set(speaker.tolist()))}
 
 
+def paired(diff, of: str) -> dict:
+    """Summary of per-speaker differences (one run minus another), printed as one line."""
+    diff = np.asarray(diff, dtype=float)
+    p = {"of": of, "mean": round(float(diff.mean()), 2),
+         "sd": round(float(diff.std(ddof=1)), 2) if len(diff) > 1 else 0.0,
+         "min": round(float(diff.min()), 2), "max": round(float(diff.max()), 2),
+         "speakers_better": int((diff > 0).sum()), "speakers": len(diff)}
+    print(f"{of}: {p['mean']:+.2f} +- {p['sd']:.2f} per speaker "
+          f"({p['min']:+.2f} to {p['max']:+.2f}; better for {p['speakers_better']} of {p['speakers']})")
+    return p
+
+
 def speaker_uar(corpus, result: dict, labels: list[str]) -> dict[str, float]:
     test = set(result["test_speakers"])
     items = [it for it in corpus.items if it.speaker in test]
@@ -83,14 +95,7 @@ def main() -> None:
     out = {"runs": runs, "per_speaker_uar": per_run}
     if len(names) >= 2:
         a, b = names[0], names[-1]
-        diff = np.array([per_run[b][s] - per_run[a][s] for s in speakers])
-        out["paired"] = {"of": f"{b} - {a}", "mean": round(float(diff.mean()), 2),
-                         "sd": round(float(diff.std(ddof=1)), 2) if len(diff) > 1 else 0.0,
-                         "min": round(float(diff.min()), 2), "max": round(float(diff.max()), 2),
-                         "speakers_better": int((diff > 0).sum()), "speakers": len(diff)}
-        p = out["paired"]
-        print(f"{p['of']}: {p['mean']:+.2f} +- {p['sd']:.2f} per speaker "
-              f"({p['min']:+.2f} to {p['max']:+.2f}; better for {p['speakers_better']} of {p['speakers']})")
+        out["paired"] = paired([per_run[b][s] - per_run[a][s] for s in speakers], f"{b} - {a}")
     if args.out:
         write_json(args.out, out)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from per_speaker import uar_by_speaker    # this folder, run as a script
+from per_speaker import paired, uar_by_speaker    # this folder, run as a script
 from sernet_edge.audio import load_audio
 from sernet_edge.corpora import load_corpora, union
 from sernet_edge.features import FeatureConfig, extract
@@ -83,14 +83,8 @@ def main() -> None:
         out["results"][name] = {"uar": 100 * s["uar"], "wa": 100 * s["wa"], "f1": 100 * s["f1"],
                                 "per_speaker_uar": by[name]}
         print(f"{name:10s} UAR {100 * s['uar']:.2f}  WA {100 * s['wa']:.2f}  F1 {100 * s['f1']:.2f}")
-    singles = [n for n in runs]
-    diff = [by["ensemble"][k] - np.mean([by[n][k] for n in singles]) for k in by["ensemble"]]
-    out["ensemble_minus_mean_of_runs_per_speaker"] = {
-        "mean": float(np.mean(diff)), "sd": float(np.std(diff, ddof=1)) if len(diff) > 1 else 0.0,
-        "speakers_better": int(np.sum(np.array(diff) > 0)), "speakers": len(diff)}
-    d = out["ensemble_minus_mean_of_runs_per_speaker"]
-    print(f"ensemble minus the runs' mean, per speaker: {d['mean']:+.2f} +- {d['sd']:.2f} "
-          f"(better for {d['speakers_better']} of {d['speakers']})")
+    diff = [by["ensemble"][k] - np.mean([by[n][k] for n in runs]) for k in by["ensemble"]]
+    out["paired"] = paired(diff, "ensemble - mean of the runs")
     out["machine"] = platform.platform()
     out["date"] = time.strftime("%Y-%m-%d")
     write_json(args.out, out)
