@@ -57,15 +57,23 @@ def main() -> None:
         raise SystemExit("no fold finished in every run")
     truth, spk, preds = [], [], {n: [] for n in [*runs, "ensemble"]}
     for fold in folds:
+        results = {n: json.loads((Path(r) / "folds" / fold / "result.json").read_text())
+                   for n, r in runs.items()}
+        if len({tuple(sorted(r["test_speakers"])) for r in results.values()}) != 1:
+            raise SystemExit(f"{fold}: the runs test other speakers")
+        test = np.flatnonzero(np.isin(speaker, next(iter(results.values()))["test_speakers"]))
+        audio = [load_audio(corpus.items[i].path) for i in test]
+        features: dict[str, np.ndarray] = {}    # runs with the same front end share them
         probs = {}
         for name, run in runs.items():
-            result = json.loads((Path(run) / "folds" / fold / "result.json").read_text())
-            test = np.flatnonzero(np.isin(speaker, result["test_speakers"]))
+            result = results[name]
             if list(y[test]) != list(result["y_true"]):
                 raise SystemExit(f"{name}/{fold}: the corpora give other test items than the run")
             cfg = FeatureConfig.from_dict(settings[name]["features"])
-            X = np.stack([extract(load_audio(corpus.items[i].path), cfg) for i in test])[..., None]
-            probs[name] = predict(fold_model(Path(run) / "folds" / fold, settings[name]), X)
+            key = json.dumps(cfg.to_dict(), sort_keys=True)
+            if key not in features:
+                features[key] = np.stack([extract(x, cfg) for x in audio])[..., None]
+            probs[name] = predict(fold_model(Path(run) / "folds" / fold, settings[name]), features[key])
             agree = float(np.mean(probs[name].argmax(1) == np.array(result["y_pred"])))
             if agree < 0.99:
                 raise SystemExit(f"{name}/{fold}: reproduces only {agree:.3f} of the fold's answers")

@@ -11,8 +11,8 @@ import pytest
 
 from sernet_edge.audio import fit_length, load_audio, preprocess
 from sernet_edge.features import (CMVN_FLOOR, FeatureConfig, _matrices, clip_frames, cmvn, dct_matrix,
-                                  extract,
-                                  mel_matrix_psf, mel_matrix_tf, mfcc, num_frames, window_function)
+                                  extract, mel_matrix_psf, mel_matrix_tf, mfcc, num_frames,
+                                  window_function)
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP_DIRS = [REPO / "sernet_edge" / "clips",

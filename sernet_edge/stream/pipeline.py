@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
