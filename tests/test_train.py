@@ -446,7 +446,7 @@ def test_init_copies_every_layer_of_the_same_shape(tmp_path):
     source.save(tmp_path / "src.keras")
     target = build_model((63, 40, 1), 7)         # EMO-DB's seven, another input length
     copied, fresh = init_weights(target, tmp_path / "src.keras")
-    assert fresh == ["emotion"]                  # the classifier: 6 -> 7 outputs
+    assert fresh == {"emotion": ""}              # the classifier: 6 -> 7 outputs
     assert copied == sum(1 for layer in target.layers if layer.weights) - 1
     for name in ("path1_conv", "lflb4_bn", "final_conv"):
         for a, b in zip(source.get_layer(name).get_weights(), target.get_layer(name).get_weights()):
@@ -468,7 +468,7 @@ def test_init_shared_classes_keeps_the_classifier_of_the_classes_both_have(tmp_p
     target = build_model((184, 40, 1), 7)
     before = [w.copy() for w in target.get_layer("emotion").get_weights()]
     copied, fresh = init_weights(target, tmp_path / "model.keras", SEVEN)
-    assert fresh == ["emotion (classes boredom)"]
+    assert fresh == {"emotion": "classes boredom"}
     assert copied == sum(1 for layer in target.layers if layer.weights) - 1
     for new, old, start in zip(target.get_layer("emotion").get_weights(),
                                source.get_layer("emotion").get_weights(), before):
@@ -477,9 +477,9 @@ def test_init_shared_classes_keeps_the_classifier_of_the_classes_both_have(tmp_p
         np.testing.assert_array_equal(new[..., 1], start[..., 1])
     # without labels (or without the source's), the classifier starts fresh as before
     target = build_model((184, 40, 1), 7)
-    assert init_weights(target, tmp_path / "model.keras")[1] == ["emotion"]
+    assert init_weights(target, tmp_path / "model.keras")[1] == {"emotion": ""}
     (tmp_path / "card.json").unlink()
-    assert init_weights(target, tmp_path / "model.keras", SEVEN)[1] == ["emotion"]
+    assert init_weights(target, tmp_path / "model.keras", SEVEN)[1] == {"emotion": ""}
 
 
 def test_freeze_init_trains_only_the_classifier(mini_emodb, tmp_path):

@@ -257,8 +257,9 @@ def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: i
             if recipe.init:
                 shared = labels if recipe.init_shared_classes else None
                 copied, fresh = init_weights(model, recipe.init, shared)
+                described = [f"{name} ({note})" if note else name for name, note in fresh.items()]
                 log(f"{tag}: {copied} layers from {recipe.init}"
-                    + (f"; fresh: {', '.join(fresh)}" if fresh else ""))
+                    + (f"; fresh: {', '.join(described)}" if fresh else ""))
                 if recipe.freeze_init:
                     frozen = freeze_copied(model, fresh)
                     log(f"{tag}: {frozen} copied layers frozen")
@@ -345,15 +346,16 @@ def init_labels(path) -> list[str] | None:
 CLASSIFIER = "emotion"   # the output layer's name (model.py)
 
 
-def init_weights(model, path, labels: list[str] | None = None) -> tuple[int, list[str]]:
+def init_weights(model, path, labels: list[str] | None = None) -> tuple[int, dict[str, str]]:
     """Copy into `model` the weights of each layer of the Keras model at `path` that has the
     same name and weight shapes (pre-training: a model trained on another corpus or label set).
     With `labels` (this model's classes) and a classifier for other classes, the classifier's
     weights of the classes both models have are copied too; the others start as initialised.
-    Returns (layers copied whole, names of layers not copied whole)."""
+    Returns (layers copied whole, {name: note} of the layers not copied whole; the note says
+    which classes start fresh where the classifier was copied in part, else it is empty)."""
     source = load_init_model(path)
     by_name = {layer.name: layer for layer in source.layers}
-    copied, fresh = 0, []
+    copied, fresh = 0, {}
     for layer in model.layers:
         if not layer.weights:
             continue
@@ -370,22 +372,21 @@ def init_weights(model, path, labels: list[str] | None = None) -> tuple[int, lis
                 for c in both:
                     w[..., labels.index(c)] = s[..., theirs.index(c)]
             layer.set_weights(weights)
-            fresh.append(f"{layer.name} (classes {', '.join(c for c in labels if c not in theirs)})")
+            fresh[layer.name] = f"classes {', '.join(c for c in labels if c not in theirs)}"
         else:
-            fresh.append(layer.name)
+            fresh[layer.name] = ""
     if not copied:
         raise SernetError(f"--init {path}: no layer matches this network (not a Light-SERNet?)")
     return copied, fresh
 
 
-def freeze_copied(model, fresh: list[str]) -> int:
+def freeze_copied(model, fresh) -> int:
     """Make every layer copied whole from --init untrainable (its BatchNormalization then runs
-    in inference mode, so its statistics stay as learnt); layers in `fresh` (names, possibly
-    with a note after a space) go on learning. Returns the number frozen."""
-    learning = {name.split(" ")[0] for name in fresh}
+    in inference mode, so its statistics stay as learnt); the layers named in `fresh` go on
+    learning. Returns the number frozen."""
     frozen = 0
     for layer in model.layers:
-        if layer.weights and layer.name not in learning:
+        if layer.weights and layer.name not in fresh:
             layer.trainable = False
             frozen += 1
     return frozen
