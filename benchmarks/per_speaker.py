@@ -6,6 +6,8 @@
         --out benchmarks/results/multi-loco-cmvn/per-speaker.json
 
 Several folds of one run are joined with commas; speakers scored by both runs are compared.
+A name given more than once (NAME=seed42.json NAME=seed7.json) stands for the mean, per
+speaker, over those runs: several seeds of one setting compared with several of another.
 A run on one of the corpora (EMO-DB leave-one-speaker-out) pairs with a run on their union
 (CREMA-D + EMO-DB): its speakers are named `corpus/speaker` as the union names them.
 
@@ -47,6 +49,12 @@ def paired(diff, of: str) -> dict:
     return p
 
 
+def mean_over_runs(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each speaker's mean UAR over several runs of one setting (seeds), for the speakers
+    every run scored; unrounded, as `paired` rounds what it reports."""
+    return {s: float(np.mean([r[s] for r in runs])) for s in runs[0] if all(s in r for r in runs)}
+
+
 def speaker_uar(corpus, result: dict, labels: list[str]) -> dict[str, float]:
     test = set(result["test_speakers"])
     items = [it for it in corpus.items if it.speaker in test]
@@ -66,33 +74,48 @@ def settings_file(fold: Path) -> Path:
     return own if own.exists() else fold.parent / "settings.json"
 
 
+def run_uar(files: str, corpora) -> dict[str, float]:
+    """Per-speaker UAR of one run: its fold files joined with commas, every test speaker."""
+    per_run = {}
+    for path in files.split(","):
+        settings = json.loads(settings_file(Path(path)).read_text())
+        # the run's own corpora: a single-corpus run is scored on that corpus alone
+        own = [c for c in corpora if c.name in settings["corpus"].split("+")] or corpora
+        corpus = union(own, settings["labels"])
+        per = speaker_uar(corpus, json.loads(Path(path).read_text()), settings["labels"])
+        if len(corpora) > 1 and len(own) == 1:   # its speakers named as in the union
+            per = {f"{own[0].name}/{s}": u for s, u in per.items()}
+        per_run.update(per)
+    return per_run
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("corpora", nargs="+",
-                    help="corpus folders, then NAME=fold.json[,fold.json...] (two or more runs)")
+                    help="corpus folders, then NAME=fold.json[,fold.json...] (two or more runs; "
+                         "a NAME repeated is the mean over its runs)")
     ap.add_argument("--out")
     args = ap.parse_args()
     paths = [a for a in args.corpora if "=" not in a]
-    runs = dict(a.split("=", 1) for a in args.corpora if "=" in a)
+    runs: dict[str, list[str]] = {}
+    for a in args.corpora:
+        if "=" in a:
+            name, files = a.split("=", 1)
+            runs.setdefault(name, []).append(files)
     corpora = load_corpora(paths)
-    per_run = {}
-    for name, files in runs.items():
-        per_run[name] = {}
-        for path in files.split(","):          # several folds of one run: every test speaker
-            settings = json.loads(settings_file(Path(path)).read_text())
-            # the run's own corpora: a single-corpus run is scored on that corpus alone
-            own = [c for c in corpora if c.name in settings["corpus"].split("+")] or corpora
-            corpus = union(own, settings["labels"])
-            per = speaker_uar(corpus, json.loads(Path(path).read_text()), settings["labels"])
-            if len(corpora) > 1 and len(own) == 1:   # its speakers named as in the union
-                per = {f"{own[0].name}/{s}": u for s, u in per.items()}
-            per_run[name].update(per)
+    per_run, seeds = {}, {}
+    for name, repeats in runs.items():
+        seeds[name] = [run_uar(files, corpora) for files in repeats]
+        per_run[name] = seeds[name][0] if len(repeats) == 1 else mean_over_runs(seeds[name])
     names = list(per_run)
     speakers = [s for s in per_run[names[0]] if all(s in per_run[n] for n in names)]
     print("speaker  " + "  ".join(f"{n:>8}" for n in names))
     for s in speakers:
         print(f"{s:<8} " + "  ".join(f"{per_run[n][s]:8.2f}" for n in names))
-    out = {"runs": runs, "per_speaker_uar": per_run}
+    out = {"runs": {n: r[0] if len(r) == 1 else r for n, r in runs.items()},
+           "per_speaker_uar": {n: {s: round(u, 2) for s, u in per.items()} for n, per in per_run.items()}}
+    if any(len(r) > 1 for r in runs.values()):
+        out["per_speaker_uar_of_each_run"] = {n: v for n, v in seeds.items() if len(v) > 1}
     if len(names) >= 2:
         a, b = names[0], names[-1]
         out["paired"] = paired([per_run[b][s] - per_run[a][s] for s in speakers], f"{b} - {a}")

@@ -276,3 +276,16 @@ def test_final_model_only(two_corpora, tmp_path):
     assert card["source"]["speakers"] == all_speakers()
     assert "CREMA-D, Cao et al." in card["source"]["attribution"]["crema-d"]
     assert card["training"]["final"]["epochs"] == 1 and card["training"]["final"]["examples"] == 96
+
+
+def test_per_speaker_mean_over_seeds_keeps_only_speakers_every_seed_scored():
+    """benchmarks/per_speaker.py with a name repeated: several seeds of one setting become
+    each speaker's mean over them, so one setting's seeds compare with another's."""
+    import importlib.util
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "per_speaker.py"
+    spec = importlib.util.spec_from_file_location("per_speaker", path)
+    per_speaker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(per_speaker)
+    seeds = [{"emodb/03": 40.0, "emodb/08": 30.0, "emodb/09": 10.0},
+             {"emodb/03": 45.0, "emodb/08": 33.0}]
+    assert per_speaker.mean_over_runs(seeds) == {"emodb/03": 42.5, "emodb/08": 31.5}
