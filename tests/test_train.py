@@ -583,3 +583,30 @@ def test_init_front_end_check_reads_missing_settings_as_their_defaults(tmp_path)
     check_init_features(tmp_path / "model.keras", FeatureConfig(cmvn=True, seconds=7.0))
     with pytest.raises(SernetError, match="cmvn_variance True, this run False"):
         check_init_features(tmp_path / "model.keras", FeatureConfig(cmvn=True, cmvn_variance=False))
+
+
+def test_channel_augmentation_is_a_fixed_random_band_limited_filter():
+    from sernet_edge.train.augment import _channel, random_channel
+    sr, t = 16_000, np.arange(16_000) / 16_000
+    x = (0.4 * np.sin(2 * np.pi * 20 * t) + 0.4 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    for seed in range(20):
+        y = random_channel(x, np.random.default_rng(seed))
+        assert y.dtype == np.float32 and len(y) == len(x)
+        assert np.isclose(np.abs(y).max(), np.abs(x).max(), rtol=1e-5)  # level kept
+        mag = np.abs(np.fft.rfft(y))
+        # 20 Hz lies below every low cut (>= 50 Hz): at least 11.7 dB under 1 kHz
+        assert 20 * np.log10(mag[20] / mag[1000]) < -11.7
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, sr).astype(np.float32)
+    a, b = _channel(4321)(noise), _channel(4321)(noise)
+    assert np.array_equal(a, b)  # a clip always gets the same channel
+    other = _channel(4321)(noise[::-1].copy())
+    gain = lambda out, inp: np.abs(np.fft.rfft(out)) / np.abs(np.fft.rfft(inp))  # noqa: E731
+    assert not np.allclose(gain(a, noise), gain(other[::-1], noise), rtol=0.05)  # another clip, another one
+
+
+def test_channel_augmentation_adds_one_cached_copy(mini_emodb, tmp_path):
+    res = _train_cli(mini_emodb, tmp_path / "run", "--folds", "0", "--no-final",
+                     "--cache-dir", str(tmp_path / "cache"), "--augment", "channel")
+    assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 14
+    assert "train 09, 11, 13, 14 (10), val 08 (1), test 03 (1)" in res.output  # 5 utterances x 2

@@ -11,6 +11,7 @@ import click
 from click.core import ParameterSource
 
 from sernet_edge.cli.options import corpus_options
+from sernet_edge.train.recipe import AUGMENTATIONS
 
 # option name -> Recipe field
 RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay_every",
@@ -87,7 +88,7 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
               help="Recompute the BatchNorm statistics over the training examples before each "
                    "scoring and before saving: on a small corpus the moving averages lag the "
                    "weights, and with --ema-decay they match no weights at all.")
-@click.option("--augment", multiple=True, type=click.Choice(["speed", "noise", "specaugment", "mixup"]),
+@click.option("--augment", multiple=True, type=click.Choice(list(AUGMENTATIONS)),
               help="Data augmentation (repeatable); off by default.")
 @click.option("--folds", "fold_list", default=None, metavar="N,N,...|none",
               help="Run only these fold numbers (0-based), e.g. to split folds across machines; "

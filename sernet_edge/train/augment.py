@@ -3,6 +3,8 @@
 Offline (extra copies of each training utterance, features cached like the originals):
   speed  - speed perturbation 0.9x and 1.1x (Ko et al. 2015), tempo and pitch together
   noise  - white noise at a random 10-30 dB SNR
+  channel - a random recording chain per clip: band limits (low cut 50-400 Hz, high cut
+            3-8 kHz) and a smooth +-10 dB equaliser, as microphones, rooms and lines differ
 Online (per batch, on the MFCC image):
   specaugment - two time masks (<= 20 frames) and two coefficient masks (<= 4)
   mixup       - convex mixes of example pairs and their labels, Beta(0.2, 0.2)
@@ -10,9 +12,12 @@ Online (per batch, on the MFCC image):
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 SPEED_FACTORS = (0.9, 1.1)
+SR = 16_000
 
 
 def _speed(factor: float):
@@ -34,6 +39,31 @@ def _noise(seed: int):
     return apply
 
 
+def random_channel(x: np.ndarray, rng) -> np.ndarray:
+    """`x` through a random linear channel, zero-phase, applied as one gain curve in the FFT:
+    a +-10 dB equaliser through 8 log-spaced points (100 Hz-8 kHz) and 24 dB/octave
+    roll-offs below a low cut (50-400 Hz) and above a high cut (3-8 kHz), both log-uniform.
+    A telephone line is one such chain (300-3400 Hz)."""
+    n = len(x)
+    if n == 0:
+        return x.astype(np.float32)
+    f = np.maximum(np.fft.rfftfreq(n, 1 / SR), 1.0)
+    knots = np.geomspace(100, 8000, 8)
+    gain_db = np.interp(np.log(f), np.log(knots), rng.uniform(-10, 10, len(knots)))
+    low = np.exp(rng.uniform(np.log(50), np.log(400)))
+    high = np.exp(rng.uniform(np.log(3000), np.log(8000)))
+    gain_db -= 24 * np.log2(np.maximum(low / f, 1)) + 24 * np.log2(np.maximum(f / high, 1))
+    y = np.fft.irfft(np.fft.rfft(x.astype(np.float64)) * 10 ** (gain_db / 20), n)
+    return np.clip(y / max(float(np.max(np.abs(y))), 1e-8) * float(np.max(np.abs(x))), -1, 1).astype(np.float32)
+
+
+def _channel(seed: int):
+    def apply(x):
+        # one channel per clip, the same every run: seeded by the clip's samples
+        return random_channel(x, np.random.default_rng([seed, zlib.crc32(x.tobytes())]))
+    return apply
+
+
 def offline_copies(corpus, features, augment, cache_dir, progress=None):
     """[(X, y), ...] one augmented copy of the whole corpus per offline transform."""
     from sernet_edge.train.dataset import load_features
@@ -42,6 +72,8 @@ def offline_copies(corpus, features, augment, cache_dir, progress=None):
         variants += [(f"speed{f}", _speed(f)) for f in SPEED_FACTORS]
     if "noise" in augment:
         variants.append(("noise10-30db", _noise(1234)))
+    if "channel" in augment:
+        variants.append(("channel-eq10-v1", _channel(4321)))
     copies = []
     for name, transform in variants:
         X, y, _ = load_features(corpus, features, cache_dir, variant=name, transform=transform,
