@@ -25,7 +25,7 @@ def _speed(factor: float):
 
     def apply(x):
         # played back `factor` times faster: resample as if the rate were rate*factor
-        return resample(x, int(round(16000 * factor)), 16000)
+        return resample(x, int(round(SR * factor)), SR)
     return apply
 
 
@@ -54,7 +54,8 @@ def random_channel(x: np.ndarray, rng) -> np.ndarray:
     high = np.exp(rng.uniform(np.log(3000), np.log(8000)))
     gain_db -= 24 * np.log2(np.maximum(low / f, 1)) + 24 * np.log2(np.maximum(f / high, 1))
     y = np.fft.irfft(np.fft.rfft(x.astype(np.float64)) * 10 ** (gain_db / 20), n)
-    return np.clip(y / max(float(np.max(np.abs(y))), 1e-8) * float(np.max(np.abs(x))), -1, 1).astype(np.float32)
+    y *= float(np.max(np.abs(x))) / max(float(np.max(np.abs(y))), 1e-8)  # the clip's peak kept
+    return np.clip(y, -1, 1).astype(np.float32)
 
 
 def _channel(seed: int):
