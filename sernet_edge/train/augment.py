@@ -16,8 +16,9 @@ import zlib
 
 import numpy as np
 
+from sernet_edge.audio import SAMPLE_RATE
+
 SPEED_FACTORS = (0.9, 1.1)
-SR = 16_000
 
 
 def _speed(factor: float):
@@ -25,7 +26,7 @@ def _speed(factor: float):
 
     def apply(x):
         # played back `factor` times faster: resample as if the rate were rate*factor
-        return resample(x, int(round(SR * factor)), SR)
+        return resample(x, int(round(SAMPLE_RATE * factor)), SAMPLE_RATE)
     return apply
 
 
@@ -47,7 +48,7 @@ def random_channel(x: np.ndarray, rng) -> np.ndarray:
     n = len(x)
     if n == 0:
         return x.astype(np.float32)
-    f = np.maximum(np.fft.rfftfreq(n, 1 / SR), 1.0)
+    f = np.maximum(np.fft.rfftfreq(n, 1 / SAMPLE_RATE), 1.0)
     knots = np.geomspace(100, 8000, 8)
     gain_db = np.interp(np.log(f), np.log(knots), rng.uniform(-10, 10, len(knots)))
     low = np.exp(rng.uniform(np.log(50), np.log(400)))
