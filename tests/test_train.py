@@ -283,6 +283,21 @@ def test_config_file_sets_recipe_and_cli_wins(mini_emodb, tmp_path):
     assert settings["epochs"] == 1 and settings["loss"] == "focal" and settings["seed"] == 7
 
 
+def test_config_augmentation_applies_and_augment_none_turns_it_off(mini_emodb, tmp_path):
+    cfg = tmp_path / "recipe.toml"
+    cfg.write_text('[train]\nepochs = 1\naugment = ["speed"]\n')
+    for extra, expected in (((), ["speed"]), (("--augment", "none"), [])):
+        out = tmp_path / f"run{len(extra)}"
+        res = CliRunner().invoke(main, ["train", str(mini_emodb), "-o", str(out), "--config", str(cfg),
+                                        "--seconds", "1", "--folds", "0", "--no-final",
+                                        "--cache-dir", str(tmp_path / "cache"), *extra])
+        assert res.exit_code == 0, res.output
+        assert json.loads((out / "settings.json").read_text())["recipe"]["augment"] == expected
+    res = CliRunner().invoke(main, ["train", str(mini_emodb), "-o", str(tmp_path / "bad"),
+                                    "--augment", "none", "--augment", "speed"])
+    assert res.exit_code == 2 and "--augment none cannot go with" in res.output
+
+
 def test_mirrored_strategy_trains(mini_emodb, tmp_path):
     res = _train_cli(mini_emodb, tmp_path / "run", "--folds", "0", "--no-final",
                      "--strategy", "mirrored")

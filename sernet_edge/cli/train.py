@@ -88,8 +88,9 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
               help="Recompute the BatchNorm statistics over the training examples before each "
                    "scoring and before saving: on a small corpus the moving averages lag the "
                    "weights, and with --ema-decay they match no weights at all.")
-@click.option("--augment", multiple=True, type=click.Choice(list(AUGMENTATIONS)),
-              help="Data augmentation (repeatable); off by default.")
+@click.option("--augment", multiple=True, type=click.Choice([*AUGMENTATIONS, "none"]),
+              help="Data augmentation (repeatable); off by default; none: turn off the "
+                   "--config recipe's.")
 @click.option("--folds", "fold_list", default=None, metavar="N,N,...|none",
               help="Run only these fold numbers (0-based), e.g. to split folds across machines; "
                    "none: no folds, only the final model.")
@@ -141,6 +142,10 @@ def train(ctx, corpora, out_dir, corpus_type, subset, speaker_pattern, label_sou
         if given or name not in settings:
             settings[name] = recipe_opts[name]
     settings["augment"] = tuple(settings.get("augment") or ())
+    if "none" in settings["augment"]:
+        if len(settings["augment"]) > 1:
+            raise SernetError("--augment none cannot go with another augmentation")
+        settings["augment"] = ()
     if ctx.get_parameter_source("seconds") != ParameterSource.DEFAULT or "seconds" not in feature_overrides:
         feature_overrides["seconds"] = seconds
     if ctx.get_parameter_source("cmvn") != ParameterSource.DEFAULT or "cmvn" not in feature_overrides:
