@@ -8,6 +8,16 @@ speakers, their audio passed through a fixed microphone/line colouring, scored p
 A proxy for a corpus the models never heard, with the speakers and the language held fixed:
 only the channel changes, which is what per-utterance CMVN claims to remove. Every
 condition is deterministic (fixed filters, no noise). Folds must be finished in every run.
+
+`--earlier FILE:NAME,...` takes runs from an earlier output of this script (same folds and
+conditions) instead of scoring them again, so a new run pairs with runs whose weights are gone:
+
+    python benchmarks/channel_shift.py speed=/work/runs/cv-speed /data/crema-d ../shared/data/emodb \
+        --folds fold02-of05,fold03-of05 \
+        --earlier benchmarks/results/multi-cv-cmvn/channel-shift.json:cmvn,plain \
+        --out benchmarks/results/multi-cv-cmvn-speed/channel-shift.json
+
+The last run is paired per speaker with each of the others (`paired`: with the first).
 """
 
 from __future__ import annotations
@@ -52,26 +62,20 @@ def _telephone(x: np.ndarray) -> np.ndarray:
     return resample(narrow.astype(np.float32), 8_000, SR)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("items", nargs="+", help="NAME=RUN (two or more), then the corpora as given to train")
-    ap.add_argument("--folds", required=True, help="fold names, comma-separated")
-    ap.add_argument("--out", type=Path, required=True)
-    args = ap.parse_args()
-    runs = dict(a.split("=", 1) for a in args.items if "=" in a)
-    paths = [a for a in args.items if "=" not in a]
-    folds = args.folds.split(",")
+def score(runs: dict, paths: list[str], folds: list[str], out: dict) -> None:
+    """Score each run's fold models on every condition, into out["results"]."""
     settings = {n: json.loads((Path(r) / "settings.json").read_text()) for n, r in runs.items()}
     labels = next(iter(settings.values()))["labels"]
     corpus = union(load_corpora(paths), labels)
     speaker = np.array([it.speaker for it in corpus.items])
     y = np.array([labels.index(it.label) for it in corpus.items])
     names = [str(i) for i in range(len(labels))]
-
-    out = {"runs": runs, "folds": folds, "conditions": list(CONDITIONS), "results": {}}
     for fold in folds:
         test_speakers = json.loads((Path(runs[next(iter(runs))]) / "folds" / fold / "result.json")
                                    .read_text())["test_speakers"]
+        scored = out["results"].get(fold, {}).get("clean", {})
+        if any(sorted(r["per_speaker"]) != sorted(test_speakers) for r in scored.values()):
+            raise SystemExit(f"{fold}: the earlier runs tested other speakers")
         for n, r in runs.items():
             other = json.loads((Path(r) / "folds" / fold / "result.json").read_text())["test_speakers"]
             if sorted(other) != sorted(test_speakers):
@@ -90,20 +94,59 @@ def main() -> None:
                 res[n] = {"uar": 100 * scores(y[test], pred, names)["uar"], "per_speaker": per_spk}
                 print(f"{fold}  {cond:40s} {n:8s} UAR {res[n]['uar']:.2f}", flush=True)
 
-    # paired per speaker: last run minus first, per condition, over every fold's speakers
-    a, b = list(runs)[0], list(runs)[-1]
-    out["paired"] = {}
-    for cond in CONDITIONS:
-        d = [out["results"][f][cond][b]["per_speaker"][s] - out["results"][f][cond][a]["per_speaker"][s]
-             for f in folds for s in out["results"][f][cond][a]["per_speaker"]]
-        drop = {n: float(np.mean([out["results"][f]["clean"][n]["uar"] - out["results"][f][cond][n]["uar"]
-                                  for f in folds])) for n in (a, b)}
-        out["paired"][cond] = {"of": f"{b} - {a}", "mean": float(np.mean(d)), "sd": float(np.std(d, ddof=1)),
-                               "speakers_better": int(np.sum(np.array(d) > 0)), "speakers": len(d),
-                               "uar_drop_from_clean": drop}
-        p = out["paired"][cond]
-        print(f"{cond:40s} {b}-{a}: {p['mean']:+.2f} +- {p['sd']:.2f} per speaker, better for "
-              f"{p['speakers_better']} of {p['speakers']}; drop from clean {a} {drop[a]:.2f}, {b} {drop[b]:.2f}")
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("items", nargs="*", help="NAME=RUN (two or more in all, with --earlier), then the "
+                                            "corpora as given to train")
+    ap.add_argument("--earlier", metavar="FILE:NAME,...", action="append", default=[],
+                    help="runs already scored in an earlier output of this script, placed first "
+                         "(repeatable)")
+    ap.add_argument("--folds", required=True, help="fold names, comma-separated")
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    runs = dict(a.split("=", 1) for a in args.items if "=" in a)
+    paths = [a for a in args.items if "=" not in a]
+    folds = args.folds.split(",")
+
+    out = {"runs": {}, "folds": folds, "conditions": list(CONDITIONS), "results": {}}
+    for spec in args.earlier:
+        file, _, wanted = spec.rpartition(":")
+        earlier = json.loads(Path(file).read_text())
+        if not set(folds) <= set(earlier["results"]) or earlier["conditions"] != list(CONDITIONS):
+            raise SystemExit(f"{file}: scored other folds or conditions")
+        for n in wanted.split(","):
+            if n not in earlier["runs"] or n in runs:
+                raise SystemExit(f"{file}: no run {n!r}, or a new run has that name")
+            out["runs"][n] = f"{earlier['runs'][n]} (scored in {file})"
+            for fold in folds:
+                for cond in CONDITIONS:
+                    out["results"].setdefault(fold, {}).setdefault(cond, {})[n] = \
+                        earlier["results"][fold][cond][n]
+    out["runs"].update(runs)
+    if len(out["runs"]) < 2:
+        raise SystemExit("give two runs or more (NAME=RUN or --earlier)")
+    if runs:
+        score(runs, paths, folds, out)
+    # paired per speaker: the last run minus each other, per condition, over every fold's speakers
+    names = list(out["runs"])
+    b = names[-1]
+    for a in names[:-1]:
+        paired = {}
+        for cond in CONDITIONS:
+            d = [out["results"][f][cond][b]["per_speaker"][s] - out["results"][f][cond][a]["per_speaker"][s]
+                 for f in folds for s in out["results"][f][cond][a]["per_speaker"]]
+            drop = {n: float(np.mean([out["results"][f]["clean"][n]["uar"] - out["results"][f][cond][n]["uar"]
+                                      for f in folds])) for n in (a, b)}
+            paired[cond] = {"of": f"{b} - {a}", "mean": float(np.mean(d)), "sd": float(np.std(d, ddof=1)),
+                            "speakers_better": int(np.sum(np.array(d) > 0)), "speakers": len(d),
+                            "uar_drop_from_clean": drop}
+            p = paired[cond]
+            print(f"{cond:40s} {b}-{a}: {p['mean']:+.2f} +- {p['sd']:.2f} per speaker, better for "
+                  f"{p['speakers_better']} of {p['speakers']}; drop from clean {a} {drop[a]:.2f}, {b} {drop[b]:.2f}")
+        out.setdefault("paired", paired)
+        if len(names) > 2:
+            out.setdefault("paired_with_each", {})[a] = paired
     out["machine"] = platform.platform()
     out["date"] = time.strftime("%Y-%m-%d")
     write_json(args.out, out)

@@ -289,3 +289,35 @@ def test_per_speaker_mean_over_seeds_keeps_only_speakers_every_seed_scored():
     seeds = [{"emodb/03": 40.0, "emodb/08": 30.0, "emodb/09": 10.0},
              {"emodb/03": 45.0, "emodb/08": 33.0}]
     assert per_speaker.mean_over_runs(seeds) == {"emodb/03": 42.5, "emodb/08": 31.5}
+
+
+def test_channel_shift_pairs_runs_scored_in_earlier_files(tmp_path):
+    """benchmarks/channel_shift.py --earlier: runs whose fold weights are gone come from the
+    files that scored them, and the last run is paired per speaker with each of the others."""
+    import subprocess
+    import sys
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "channel_shift.py"
+    conditions = ["clean", "telephone (8 kHz, 300-3400 Hz)", "thin microphone (x[n] - 0.9 x[n-1])",
+                  "muffled (one-pole low-pass, a = 0.8)"]
+
+    def scored(path, uar_by_run):
+        results = {"fold02": {c: {n: {"uar": sum(u) / 2, "per_speaker": {"a/1": u[0], "a/2": u[1]}}
+                                  for n, u in uar_by_run.items()} for c in conditions}}
+        path.write_text(json.dumps({"runs": {n: f"/gone/{n}" for n in uar_by_run}, "folds": ["fold02"],
+                                    "conditions": conditions, "results": results}))
+        return path
+
+    old = scored(tmp_path / "old.json", {"cmvn": (50.0, 60.0), "plain": (70.0, 40.0)})
+    new = scored(tmp_path / "new.json", {"speed": (55.0, 70.0)})
+    out = tmp_path / "both.json"
+    r = subprocess.run([sys.executable, str(script), "--folds", "fold02", "--earlier", f"{old}:cmvn,plain",
+                        "--earlier", f"{new}:speed", "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    both = json.loads(out.read_text())
+    assert list(both["runs"]) == ["cmvn", "plain", "speed"]
+    assert both["paired"]["clean"]["of"] == "speed - cmvn" and both["paired"]["clean"]["mean"] == 7.5
+    against_plain = both["paired_with_each"]["plain"]["telephone (8 kHz, 300-3400 Hz)"]
+    assert (against_plain["mean"], against_plain["speakers_better"]) == (7.5, 1)
+    r = subprocess.run([sys.executable, str(script), "--folds", "fold03", "--earlier", f"{old}:cmvn,plain",
+                        "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode != 0 and "scored other folds" in r.stderr
