@@ -116,8 +116,10 @@ def main() -> None:
         if not set(folds) <= set(earlier["results"]) or earlier["conditions"] != list(CONDITIONS):
             raise SystemExit(f"{file}: scored other folds or conditions")
         for n in wanted.split(","):
-            if n not in earlier["runs"] or n in runs:
-                raise SystemExit(f"{file}: no run {n!r}, or a new run has that name")
+            if n not in earlier["runs"]:
+                raise SystemExit(f"{file}: no run {n!r}")
+            if n in runs or n in out["runs"]:
+                raise SystemExit(f"--earlier {n!r}: another run has that name")
             out["runs"][n] = f"{earlier['runs'][n]} (scored in {file})"
             for fold in folds:
                 for cond in CONDITIONS:
