@@ -17,7 +17,8 @@ conditions) instead of scoring them again, so a new run pairs with runs whose we
         --earlier benchmarks/results/multi-cv-cmvn/channel-shift.json:cmvn,plain \
         --out benchmarks/results/multi-cv-cmvn-speed/channel-shift.json
 
-The last run is paired per speaker with each of the others (`paired`: with the first).
+The last run is paired per speaker with each of the others (`paired`: with the first); a
+single run is only scored.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def score(runs: dict, paths: list[str], folds: list[str], out: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("items", nargs="*", help="NAME=RUN (two or more in all, with --earlier), then the "
+    ap.add_argument("items", nargs="*", help="NAME=RUN (one or more; two or more are paired), then the "
                                             "corpora as given to train")
     ap.add_argument("--earlier", metavar="FILE:NAME,...", action="append", default=[],
                     help="runs already scored in an earlier output of this script, placed first "
@@ -126,8 +127,8 @@ def main() -> None:
                     out["results"].setdefault(fold, {}).setdefault(cond, {})[n] = \
                         earlier["results"][fold][cond][n]
     out["runs"].update(runs)
-    if len(out["runs"]) < 2:
-        raise SystemExit("give two runs or more (NAME=RUN or --earlier)")
+    if not out["runs"]:
+        raise SystemExit("give a run (NAME=RUN or --earlier); with two or more they are paired")
     if runs:
         score(runs, paths, folds, out)
     # paired per speaker: the last run minus each other, per condition, over every fold's speakers

@@ -321,3 +321,28 @@ def test_channel_shift_pairs_runs_scored_in_earlier_files(tmp_path):
     r = subprocess.run([sys.executable, str(script), "--folds", "fold03", "--earlier", f"{old}:cmvn,plain",
                         "--out", str(out)], capture_output=True, text=True)
     assert r.returncode != 0 and "scored other folds" in r.stderr
+
+
+def test_channel_shift_scores_a_single_run_without_pairing(tmp_path):
+    """benchmarks/channel_shift.py with one run: scored (here taken from an earlier file), nothing
+    to pair it with, so no `paired` section; with none at all it refuses."""
+    import subprocess
+    import sys
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "channel_shift.py"
+    conditions = ["clean", "telephone (8 kHz, 300-3400 Hz)", "thin microphone (x[n] - 0.9 x[n-1])",
+                  "muffled (one-pole low-pass, a = 0.8)"]
+    results = {"fold02": {c: {"speed7": {"uar": 50.0, "per_speaker": {"a/1": 40.0, "a/2": 60.0}}}
+                          for c in conditions}}
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"runs": {"speed7": "/gone"}, "folds": ["fold02"],
+                               "conditions": conditions, "results": results}))
+    out = tmp_path / "one.json"
+    r = subprocess.run([sys.executable, str(script), "--folds", "fold02", "--earlier", f"{old}:speed7",
+                        "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    one = json.loads(out.read_text())
+    assert list(one["runs"]) == ["speed7"] and "paired" not in one
+    assert one["results"]["fold02"]["clean"]["speed7"]["uar"] == 50.0
+    r = subprocess.run([sys.executable, str(script), "--folds", "fold02", "--out", str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "give a run" in r.stderr
