@@ -14,6 +14,8 @@ scores of the same recipe on held-out speakers:
   precision (`benchmarks/loso_tflite.py`; int8 calibrated on each fold's training speakers),
   pooled and per corpus beside the Keras weights' score;
 - `leave_one_corpus_out`: trained on CREMA-D only, tested on the EMO-DB speakers.
+Each names the seed of the runs it comes from (`seed`, read from the `settings.json` beside
+the file given), which need not be the final model's (the card's `training.recipe.seed`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,22 @@ def brief(s: dict) -> dict:
     return {k: s[k] for k in KEYS if k in s}
 
 
+def run_seed(results: Path) -> int | None:
+    """The seed of the run whose results lie in `results` (a folder, or a file in one)."""
+    folder = results if results.is_dir() else results.parent
+    path = folder / "settings.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text()).get("recipe", {}).get("seed")
+
+
+def seed_note(seed, final_seed) -> str:
+    if seed is None:
+        return ""
+    return f"; seed {seed}" + ("" if seed == final_seed else
+                               f" (the final model's weights: seed {final_seed})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cv", type=Path, required=True, help="summary.json of cv_summary.py")
@@ -51,13 +69,18 @@ def main() -> None:
     split = (f"{n_folds} speaker-disjoint folds" if n_folds == total else
              f"folds {', '.join(str(int(n[4:6])) for n in names)} of {total} speaker-disjoint folds")
     converted = [f["fold"] for f in tfl["folds"]]
+    seeds = {"cv": run_seed(args.cv), "tflite": run_seed(args.tflite),
+             "loco": run_seed(args.loco) if args.loco else None}
     for path in args.models:
         card = read_card(path)
         precision = card["precision"]
+        final_seed = card.get("training", {}).get("recipe", {}).get("seed")
         card["metrics"]["cross_validation"] = {
             "protocol": f"{split} stratified by corpus and sex; validation "
                         "speakers choose each fold's epoch; every clip scored once by the fold that "
-                        "never heard its speaker, pooled; Keras weights",
+                        "never heard its speaker, pooled; Keras weights"
+                        + seed_note(seeds["cv"], final_seed),
+            "seed": seeds["cv"],
             **brief(cv["pooled"]["all"]),
             "per_corpus": {c: brief(s) for c, s in cv["pooled"].items() if c != "all"},
             "uar_over_folds": cv["uar_over_folds"],
@@ -67,7 +90,8 @@ def main() -> None:
         card["metrics"]["cross_validation_this_file"] = {
             "protocol": f"folds {', '.join(converted)} of the same split, each fold's weights converted "
                         f"to {precision} (int8 calibrated on that fold's training speakers, average "
-                        "pools), scored with LiteRT, pooled",
+                        "pools), scored with LiteRT, pooled" + seed_note(seeds["tflite"], final_seed),
+            "seed": seeds["tflite"],
             **brief(mine), "keras_uar": tfl["overall"]["keras"]["uar"],
             "uar_loss_against_keras_per_fold": spread(loss),
             "agreement_with_keras": min(f[precision]["agreement_with_keras"] for f in tfl["folds"]),
@@ -84,8 +108,9 @@ def main() -> None:
                 "convolutions, see parity")
         if loco:
             card["metrics"]["leave_one_corpus_out"] = {
-                "protocol": loco["protocol"] + "; trained on CREMA-D only, tested on EMO-DB, Keras weights",
-                **brief(loco["overall"])}
+                "protocol": loco["protocol"] + "; trained on CREMA-D only, tested on EMO-DB, Keras weights"
+                            + seed_note(seeds["loco"], final_seed),
+                "seed": seeds["loco"], **brief(loco["overall"])}
         data, card = finish_file(path.read_bytes(), card, str(path))
         write_bytes(path, data)
         write_json(sidecar_path(path), card)
