@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import queue
 import time
 
@@ -104,6 +103,11 @@ class Pack:
         self.speakers, self.corpus, self.voted = z["speakers"], z["corpus"], z["voted"]
         self.labels = self.meta["labels"]
 
+    def features(self, device):
+        """Every clip's features, dequantised, as one float32 tensor on `device`."""
+        import torch
+        return torch.from_numpy(self.Xq).to(device).float() / self.meta["scale"]
+
     def index(self, speakers) -> np.ndarray:
         return np.flatnonzero(np.isin(self.speakers, list(speakers)))
 
@@ -163,7 +167,7 @@ def run(pack: Pack, cfg: dict, device: str, X_all=None) -> dict:
     rng = np.random.default_rng(cfg["seed"])
     torch.manual_seed(cfg["seed"])
     if X_all is None:
-        X_all = torch.from_numpy(pack.Xq).to(device).float() / pack.meta["scale"]
+        X_all = pack.features(device)
     T = torch.from_numpy(targets(pack, tr, cfg)).to(device)
     tr_dev = torch.from_numpy(tr).to(device)
     weights = draw_weights(pack, tr, cfg["balance"])
@@ -196,7 +200,6 @@ def run(pack: Pack, cfg: dict, device: str, X_all=None) -> dict:
             rng.choice(len(tr), size=len(tr), replace=True, p=weights)
         order = torch.from_numpy(order).to(device)
         model.train()
-        total = 0.0
         for s in range(steps):
             b = order[s * cfg["batch"]:(s + 1) * cfg["batch"]]
             x, t = X_all[tr_dev[b]], T[b]
@@ -222,7 +225,6 @@ def run(pack: Pack, cfg: dict, device: str, X_all=None) -> dict:
             else:
                 ema = {k: v.detach().clone() for k, v in model.state_dict().items()
                        if v.dtype.is_floating_point}
-            total += float(loss.detach()) if s == steps - 1 else 0.0
         v_uar, v_loss, _ = evaluate(va)
         t_uar, _, t_pred = evaluate(te)
         row = {"epoch": epoch + 1, "val_uar": round(v_uar, 5), "val_loss": round(v_loss, 5),
@@ -283,7 +285,7 @@ def worker(pack_path, device, jobs, results, deadline):
     import torch
     torch.backends.cudnn.benchmark = True
     pack = Pack(pack_path)
-    X_all = torch.from_numpy(pack.Xq).to(device).float() / pack.meta["scale"]
+    X_all = pack.features(device)
     while time.time() < deadline:
         try:
             cfg = jobs.get_nowait()
