@@ -9,7 +9,12 @@ epoch chosen on validation speakers) on the packed features of `torch_sweep_pack
 many runs at once. A setting that wins here is then run with the Keras trainer before it
 is believed. Needs numpy and torch only.
 
+`--group K` trains K seeds of one setting as one network whose convolutions have K groups
+(`Grouped`): the same arithmetic per seed, K times the work per kernel launch. A network
+this small leaves a GPU waiting on launches, and separate processes only time-slice it.
+
   python benchmarks/torch_sweep.py PACK.npz --out results.jsonl --plan loco --seeds 8
+  python benchmarks/torch_sweep.py PACK.npz --out r.jsonl --plan loco --seeds 32 --group 16
   python benchmarks/torch_sweep.py PACK.npz --out r.jsonl --smoke     # a short check, CPU
 """
 
@@ -93,6 +98,59 @@ def build(n_classes: int, dropout: float):
     return LightSERNet()
 
 
+def grouped(models):
+    """K networks from `build` as one: each convolution gets K groups, each BatchNorm K times
+    the channels, and the head one matrix per network, so network k computes on input
+    channel k exactly what it computes alone. Input (B, K, frames, 40), logits (B, K, classes)."""
+    import torch
+    from torch import nn
+
+    k = len(models)
+
+    def merge(layers):
+        first = layers[0]
+        if isinstance(first, nn.Conv2d):
+            m = nn.Conv2d(first.in_channels * k, first.out_channels * k, first.kernel_size,
+                          padding="same", groups=k, bias=first.bias is not None)
+        elif isinstance(first, nn.BatchNorm2d):
+            m = nn.BatchNorm2d(first.num_features * k, eps=first.eps, momentum=first.momentum)
+        else:
+            return first                                  # ReLU, pooling: no state
+        with torch.no_grad():
+            for name, value in m.named_parameters(recurse=False):
+                value.copy_(torch.cat([getattr(layer, name) for layer in layers]))
+            for name, value in m.named_buffers(recurse=False):
+                if value.dtype.is_floating_point:
+                    value.copy_(torch.cat([getattr(layer, name) for layer in layers]))
+        return m
+
+    def sequential(seqs):
+        return nn.Sequential(*(merge(list(layers)) for layers in zip(*seqs)))
+
+    class Grouped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.k = k
+            self.paths = nn.ModuleList(sequential([m.paths[i] for m in models])
+                                       for i in range(len(models[0].paths)))
+            self.body = sequential([m.body for m in models])
+            self.drop = nn.Dropout(models[0].drop.p)
+            self.head_w = nn.Parameter(torch.stack([m.head.weight.detach() for m in models]))
+            self.head_b = nn.Parameter(torch.stack([m.head.bias.detach() for m in models]))
+
+        def forward(self, x):                        # x: (B, K, frames, 40)
+            b = x.shape[0]
+            # each path gives (B, K*32, ...); the body wants network k's 96 channels together
+            x = torch.cat([p(x).unflatten(1, (self.k, -1)) for p in self.paths], 2).flatten(1, 2)
+            x = self.body(x).mean((2, 3)).view(b, self.k, -1)
+            return torch.einsum("bkc,koc->bko", self.drop(x), self.head_w) + self.head_b
+
+        def l2_terms(self):
+            return [m.weight for m in self.modules() if isinstance(m, nn.Conv2d)]
+
+    return Grouped()
+
+
 # ---- data ----
 
 class Pack:
@@ -147,14 +205,29 @@ def uar(y_true, y_pred, n) -> float:
     return float(np.mean(recalls)) if recalls else 0.0
 
 
-# ---- one run ----
+# ---- one run, or several seeds of one setting as one network ----
+
+# what may differ between the runs of one group (the rest shapes the data and the schedule)
+PER_RUN = ("seed",)
+
 
 def run(pack: Pack, cfg: dict, device: str, X_all=None) -> dict:
+    return run_group(pack, [cfg], device, X_all)[0]
+
+
+def run_group(pack: Pack, cfgs: list[dict], device: str, X_all=None) -> list[dict]:
+    """Train the runs `cfgs` (settings that differ only in PER_RUN) together; one result each.
+    Each run has its own initial weights, draws and augmentation from its seed, as alone;
+    only dropout's masks come from one generator for all."""
     import torch
     import torch.nn.functional as F
 
     t0 = time.time()
-    cfg = DEFAULTS | cfg
+    cfgs = [DEFAULTS | c for c in cfgs]
+    cfg = cfgs[0]
+    shared = {k: v for k, v in cfg.items() if k not in PER_RUN}
+    if any({k: v for k, v in c.items() if k not in PER_RUN} != shared for c in cfgs):
+        raise ValueError("runs of one group must differ only in " + ", ".join(PER_RUN))
     split = pack.meta["splits"][cfg["split"]]
     tr, va, te = (pack.index(split[k]) for k in ("train", "val", "test"))
     if cfg["labels"] == "agreed":   # CREMA-D clips whose voice vote includes the intended emotion
@@ -163,54 +236,68 @@ def run(pack: Pack, cfg: dict, device: str, X_all=None) -> dict:
     if cfg["max_train"]:
         tr = tr[np.random.default_rng(0).permutation(len(tr))[:cfg["max_train"]]]
         va, te = va[:200], te[:200]
-    n = len(pack.labels)
-    rng = np.random.default_rng(cfg["seed"])
-    torch.manual_seed(cfg["seed"])
+    n, k = len(pack.labels), len(cfgs)
+    rngs = [np.random.default_rng(c["seed"]) for c in cfgs]
+    singles = []
+    for c in cfgs:
+        torch.manual_seed(c["seed"])
+        singles.append(build(n, cfg["dropout"]))
+    model = grouped(singles).to(device)
+    shadow = grouped(singles).to(device).eval()
     if X_all is None:
         X_all = pack.features(device)
     T = torch.from_numpy(targets(pack, tr, cfg)).to(device)
     tr_dev = torch.from_numpy(tr).to(device)
     weights = draw_weights(pack, tr, cfg["balance"])
 
-    model = build(n, cfg["dropout"]).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], eps=1e-7)
-    ema = {k: v.detach().clone() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
-    shadow = build(n, cfg["dropout"]).to(device).eval()
+    ema = {name: v.detach().clone() for name, v in model.state_dict().items()
+           if v.dtype.is_floating_point}
+    chunk = max(64, 1024 // k)   # evaluation activations grow with k
 
     def evaluate(idx):
+        """Per run: (UAR, mean loss, predictions) of the EMA weights on clips `idx`."""
         shadow.load_state_dict(ema, strict=False)
         preds, losses = [], []
         with torch.no_grad():
-            for i in range(0, len(idx), 1024):
-                j = torch.from_numpy(idx[i:i + 1024]).to(device)
-                logp = F.log_softmax(shadow(X_all[j]), 1)
-                preds.append(logp.argmax(1).cpu().numpy())
-                losses.append(-logp.gather(1, torch.from_numpy(pack.y[idx[i:i + 1024]])
-                                           .to(device)[:, None]).clamp(max=16.1).cpu().numpy())
-        p = np.concatenate(preds)
-        return uar(pack.y[idx], p, n), float(np.concatenate(losses).mean()), p
+            for i in range(0, len(idx), chunk):
+                j = torch.from_numpy(idx[i:i + chunk]).to(device)
+                x = X_all[j]
+                logp = F.log_softmax(shadow(x[:, None].expand(-1, k, -1, -1)), -1)
+                truth = torch.from_numpy(pack.y[idx[i:i + chunk]]).to(device)
+                preds.append(logp.argmax(-1).cpu().numpy())
+                losses.append(-logp.gather(2, truth[:, None, None].expand(-1, k, 1))[..., 0]
+                              .clamp(max=16.1).cpu().numpy())
+        p, loss = np.concatenate(preds), np.concatenate(losses)      # (clips, k)
+        return [(uar(pack.y[idx], p[:, r], n), float(loss[:, r].mean()), p[:, r])
+                for r in range(k)]
 
-    history, best = [], None
+    histories, best = [[] for _ in cfgs], [None] * k
     steps = math.ceil(len(tr) / cfg["batch"])
     for epoch in range(cfg["epochs"]):
         lr = cfg["lr"] * 0.5 * (1 + math.cos(math.pi * epoch / cfg["epochs"]))
         for g in opt.param_groups:
             g["lr"] = lr
-        order = rng.permutation(len(tr)) if weights is None else \
-            rng.choice(len(tr), size=len(tr), replace=True, p=weights)
-        order = torch.from_numpy(order).to(device)
+        orders = np.stack([rng.permutation(len(tr)) if weights is None else
+                           rng.choice(len(tr), size=len(tr), replace=True, p=weights)
+                           for rng in rngs])
+        orders = torch.from_numpy(orders).to(device)                 # (k, clips)
         model.train()
         for s in range(steps):
-            b = order[s * cfg["batch"]:(s + 1) * cfg["batch"]]
-            x, t = X_all[tr_dev[b]], T[b]
-            if cfg["specaugment"]:
-                x = spec_augment(x, rng)
-            if cfg["mixup"]:
-                lam = torch.from_numpy(rng.beta(0.2, 0.2, len(b)).astype(np.float32)).to(device)
-                perm = torch.from_numpy(rng.permutation(len(b))).to(device)
-                x = lam[:, None, None] * x + (1 - lam[:, None, None]) * x[perm]
-                t = lam[:, None] * t + (1 - lam[:, None]) * t[perm]
-            loss = -(t * F.log_softmax(model(x), 1)).sum(1).mean()
+            b = orders[:, s * cfg["batch"]:(s + 1) * cfg["batch"]]      # (k, batch)
+            x, t = X_all[tr_dev[b]].transpose(0, 1), T[b].transpose(0, 1)   # batch first
+            if cfg["specaugment"] or cfg["mixup"]:
+                x, t = x.clone(), t.clone()
+                for r, rng in enumerate(rngs):
+                    if cfg["specaugment"]:
+                        x[:, r] = spec_augment(x[:, r], rng)
+                    if cfg["mixup"]:
+                        lam = torch.from_numpy(rng.beta(0.2, 0.2, len(x)).astype(np.float32)).to(device)
+                        perm = torch.from_numpy(rng.permutation(len(x))).to(device)
+                        x[:, r] = lam[:, None, None] * x[:, r] + (1 - lam[:, None, None]) * x[perm, r]
+                        t[:, r] = lam[:, None] * t[:, r] + (1 - lam[:, None]) * t[perm, r]
+            # the sum of each run's mean loss: run r's gradient is its own loss's
+            loss = -(t * F.log_softmax(model(x), -1)).sum(-1).mean(0).sum()
             if cfg["l2"]:
                 loss = loss + cfg["l2"] * sum((w * w).sum() for w in model.l2_terms())
             opt.zero_grad(set_to_none=True)
@@ -220,27 +307,31 @@ def run(pack: Pack, cfg: dict, device: str, X_all=None) -> dict:
                 with torch.no_grad():
                     state = model.state_dict()
                     keys = list(ema)
-                    torch._foreach_lerp_([ema[k] for k in keys], [state[k] for k in keys],
+                    torch._foreach_lerp_([ema[key] for key in keys], [state[key] for key in keys],
                                          1.0 - cfg["ema"])
             else:
-                ema = {k: v.detach().clone() for k, v in model.state_dict().items()
+                ema = {name: v.detach().clone() for name, v in model.state_dict().items()
                        if v.dtype.is_floating_point}
-        v_uar, v_loss, _ = evaluate(va)
-        t_uar, _, t_pred = evaluate(te)
-        row = {"epoch": epoch + 1, "val_uar": round(v_uar, 5), "val_loss": round(v_loss, 5),
-               "test_uar": round(t_uar, 5)}
-        history.append(row)
-        if best is None or (round(v_uar, 6), -v_loss) > (round(best[0]["val_uar"], 6),
-                                                         -best[0]["val_loss"]):
-            best = (row, t_pred)
-    row, pred = best
-    per_corpus = {c: round(uar(pack.y[te][pack.corpus[te] == c], pred[pack.corpus[te] == c], n), 5)
-                  for c in sorted(set(pack.corpus[te].tolist()))}
-    return {"config": cfg, "front": pack.meta.get("front", "mfcc"), "selected_epoch": row["epoch"], "val_uar": row["val_uar"],
-            "test_uar": row["test_uar"], "test_per_corpus": per_corpus,
-            "best_test_uar_any_epoch": max(h["test_uar"] for h in history),
-            "y_pred": "".join(map(str, pred.tolist())), "history": history,
-            "seconds": round(time.time() - t0, 1)}
+        for r, ((v_uar, v_loss, _), (t_uar, _, t_pred)) in enumerate(zip(evaluate(va), evaluate(te))):
+            row = {"epoch": epoch + 1, "val_uar": round(v_uar, 5), "val_loss": round(v_loss, 5),
+                   "test_uar": round(t_uar, 5)}
+            histories[r].append(row)
+            if best[r] is None or (round(v_uar, 6), -v_loss) > (round(best[r][0]["val_uar"], 6),
+                                                               -best[r][0]["val_loss"]):
+                best[r] = (row, t_pred)
+    seconds = round(time.time() - t0, 1)
+    out = []
+    for c, history, (row, pred) in zip(cfgs, histories, best):
+        per_corpus = {name: round(uar(pack.y[te][pack.corpus[te] == name],
+                                      pred[pack.corpus[te] == name], n), 5)
+                      for name in sorted(set(pack.corpus[te].tolist()))}
+        out.append({"config": c, "front": pack.meta.get("front", "mfcc"),
+                    "selected_epoch": row["epoch"], "val_uar": row["val_uar"],
+                    "test_uar": row["test_uar"], "test_per_corpus": per_corpus,
+                    "best_test_uar_any_epoch": max(h["test_uar"] for h in history),
+                    "y_pred": "".join(map(str, pred.tolist())), "history": history,
+                    "seconds": seconds, "group_size": k})
+    return out
 
 
 def spec_augment(x, rng, masks=2, max_time=20, max_freq=4):
@@ -281,6 +372,20 @@ def plan(kind: str, seeds: int, cv_seeds: int, settings) -> list[dict]:
         [r for s in range(1, cv_seeds) for r in cv(s)]
 
 
+def groups(runs: list[dict], size: int) -> list[list[dict]]:
+    """The planned runs as jobs of at most `size` runs that may train together (the same
+    but for PER_RUN), each job where its first run was planned."""
+    jobs, open_jobs = [], {}
+    for r in runs:
+        key = json.dumps({k: v for k, v in r.items() if k not in PER_RUN}, sort_keys=True)
+        job = open_jobs.get(key)
+        if job is None or len(job) == size:
+            job = open_jobs[key] = []
+            jobs.append(job)
+        job.append(r)
+    return jobs
+
+
 def worker(pack_path, device, jobs, results, deadline):
     import torch
     torch.backends.cudnn.benchmark = True
@@ -288,16 +393,16 @@ def worker(pack_path, device, jobs, results, deadline):
     X_all = pack.features(device)
     while time.time() < deadline:
         try:
-            cfg = jobs.get_nowait()
+            job = jobs.get_nowait()
         except queue.Empty:
             return
-        name = cfg.pop("name")
+        names = [cfg.pop("name") for cfg in job]
         try:
-            out = run(pack, cfg, device, X_all)
-            out["name"] = name
-        except Exception as e:  # one bad run must not lose the others
-            out = {"name": name, "config": cfg, "error": repr(e)}
-        results.put(out)
+            outs = run_group(pack, job, device, X_all)
+        except Exception as e:  # one bad job must not lose the others
+            outs = [{"config": cfg, "error": repr(e)} for cfg in job]
+        for name, out in zip(names, outs):
+            results.put(out | {"name": name})
 
 
 def main() -> None:
@@ -309,6 +414,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--cv-seeds", type=int, default=1)
     ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--group", type=int, default=1,
+                    help="train up to this many seeds of a setting as one network")
     ap.add_argument("--minutes", type=float, default=8.0, help="start no run after this")
     ap.add_argument("--hard-minutes", type=float, default=0.0,
                     help="stop the runs still going after this (default: let them finish)")
@@ -322,15 +429,19 @@ def main() -> None:
         pack = Pack(a.pack)
         device = "cuda" if torch.cuda.is_available() else "cpu"
         for name in a.settings.split(","):
-            out = run(pack, {"epochs": 2, "max_train": 600, "seed": 1} | SETTINGS[name], device)
-            print(name, {k: out[k] for k in ("selected_epoch", "val_uar", "test_uar", "seconds")})
+            job = [{"epochs": 2, "max_train": 600, "seed": 1 + s} | SETTINGS[name]
+                   for s in range(a.group)]
+            for out in run_group(pack, job, device):
+                print(name, {k: out[k] for k in ("selected_epoch", "val_uar", "test_uar", "seconds")})
         return
     import torch.multiprocessing as mp
     ctx = mp.get_context("spawn")
     jobs, results = ctx.Queue(), ctx.Queue()
     runs = plan(a.plan, a.seeds, a.cv_seeds, a.settings.split(","))
-    for r in runs:
-        jobs.put(r | ({"epochs": 1, "max_train": 300} if a.quick else {}))
+    if a.quick:
+        runs = [r | {"epochs": 1, "max_train": 300} for r in runs]
+    for job in groups(runs, a.group):
+        jobs.put(job)
     deadline = time.time() + 60 * a.minutes
     procs = [ctx.Process(target=worker, args=(a.pack, a.device, jobs, results, deadline))
              for _ in range(a.workers)]

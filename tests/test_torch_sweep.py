@@ -68,3 +68,94 @@ def test_plan_gives_every_setting_the_same_seeds_in_order(sweep):
 
 def test_uar_ignores_classes_absent_from_the_truth(sweep):
     assert sweep.uar(np.array([0, 0, 1]), np.array([0, 1, 1]), 3) == pytest.approx(0.75)
+
+
+def test_groups_keep_settings_apart_and_plan_order(sweep):
+    runs = sweep.plan("both", 5, 1, ["recipe", "mixup"])
+    jobs = sweep.groups(runs, 2)
+    assert sorted(json_key(r) for job in jobs for r in job) == sorted(json_key(r) for r in runs)
+    for job in jobs:
+        assert 1 <= len(job) <= 2
+        assert len({(r["name"], r["split"]) for r in job}) == 1      # only the seed differs
+    loco_recipe = [[r["seed"] for r in job] for job in jobs
+                   if job[0]["name"] == "recipe" and job[0]["split"] == "loco"]
+    assert loco_recipe == [[1000, 1001], [1002, 1003], [1004]]
+    assert sweep.groups(runs, 1) == [[r] for r in runs]
+
+
+def json_key(run):
+    return json.dumps(run, sort_keys=True)
+
+
+def tiny_pack(sweep, tmp_path, n=48, frames=32):
+    """Random features for 6 speakers of two corpora, split 4 train, 1 val, 1 test."""
+    rng = np.random.default_rng(0)
+    labels = ["anger", "fear", "sadness"]
+    speakers = np.repeat(list("abcdef"), n // 6)
+    meta = {"labels": labels, "scale": 32.0,
+            "splits": {"loco": {"train": list("abcd"), "val": ["e"], "test": ["f"]}}}
+    path = tmp_path / "tiny.npz"
+    np.savez(path, X=rng.integers(-64, 64, (n, frames, 40)).astype(np.int8),
+             y=np.tile(np.arange(3), n // 3).astype(np.int8), speakers=speakers,
+             corpus=np.where(np.isin(speakers, list("ab")), "emodb", "crema-d"),
+             voted=np.zeros((n, 3), np.int8), meta=np.array(json.dumps(meta)))
+    return sweep.Pack(path)
+
+
+def test_grouped_network_computes_each_network_as_alone(sweep):
+    torch = pytest.importorskip("torch", reason="the sweep port needs torch, which the project does not install")
+    singles = []
+    for seed in (1, 2, 3):
+        torch.manual_seed(seed)
+        singles.append(sweep.build(3, 0.0))
+    group = sweep.grouped(singles)
+    assert sum(p.numel() for p in group.parameters()) == 3 * sum(
+        p.numel() for p in singles[0].parameters())
+    x = torch.randn(5, 3, 32, 40)
+    with torch.no_grad():
+        group.eval(), [m.eval() for m in singles]
+        together = group(x)
+        for k, m in enumerate(singles):
+            torch.testing.assert_close(together[:, k], m(x[:, k]), rtol=1e-4, atol=1e-5)
+    # in training (batch statistics, dropout off): each network's gradients and BatchNorm
+    # statistics are its own. Adam works element by element, so equal gradients give equal
+    # steps (compared directly, a first Adam step turns the noise-level gradient of a bias
+    # before BatchNorm into a full step either way)
+    group.train(), [m.train() for m in singles]
+    t = torch.softmax(torch.randn(5, 3, 3), -1)
+    loss = -(t * torch.log_softmax(group(x), -1)).sum(-1).mean(0).sum()
+    (loss + 1e-3 * sum((w * w).sum() for w in group.l2_terms())).backward()
+    for k, m in enumerate(singles):
+        loss_k = -(t[:, k] * torch.log_softmax(m(x[:, k]), -1)).sum(-1).mean()
+        (loss_k + 1e-3 * sum((w * w).sum() for w in m.l2_terms())).backward()
+    for m in singles:      # gradients as parameters, to merge them as the weights are merged
+        with torch.no_grad():
+            for w in m.parameters():
+                w.copy_(w.grad)
+    expected = sweep.grouped(singles)
+    got = {name: w.grad for name, w in group.named_parameters()}
+    for name, w in expected.named_parameters():
+        torch.testing.assert_close(got[name], w, rtol=1e-4, atol=1e-5, msg=name)
+    for (name, a), (_, b) in zip(group.named_buffers(), expected.named_buffers()):
+        if a.dtype.is_floating_point:
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_a_group_of_runs_scores_as_the_runs_alone(sweep, tmp_path):
+    pytest.importorskip("torch", reason="the sweep port needs torch, which the project does not install")
+    pack = tiny_pack(sweep, tmp_path)
+    # no EMA, so that the weights scored have moved. Float noise in a group keeps the losses
+    # within 1.1e-4 of the runs alone; the networks' channels crossed, or the seeds'
+    # augmentation swapped, put them 1.1e-3 or more apart (at lr 3e-3 noise grows too far)
+    cfg = {"epochs": 3, "batch": 8, "lr": 1e-3, "ema": 0.0, "dropout": 0.0,
+           "specaugment": True, "mixup": True}
+    together = sweep.run_group(pack, [cfg | {"seed": 5}, cfg | {"seed": 6}], "cpu")
+    for out in together:
+        alone = sweep.run(pack, cfg | {"seed": out["config"]["seed"]}, "cpu")
+        assert out["group_size"] == 2 and alone["group_size"] == 1
+        assert out["y_pred"] == alone["y_pred"]
+        for a, b in zip(out["history"], alone["history"]):
+            assert a["val_loss"] == pytest.approx(b["val_loss"], abs=5e-4)
+    assert together[0]["history"] != together[1]["history"]        # the seeds differ
+    with pytest.raises(ValueError, match="differ only in seed"):
+        sweep.run_group(pack, [cfg | {"seed": 5}, cfg | {"seed": 6, "lr": 2e-3}], "cpu")
