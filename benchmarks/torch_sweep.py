@@ -10,7 +10,7 @@ many runs at once. A setting that wins here is then run with the Keras trainer b
 is believed. Needs numpy and torch only.
 
 `--group K` trains K seeds of one setting as one network whose convolutions have K groups
-(`Grouped`): the same arithmetic per seed, K times the work per kernel launch. A network
+(`grouped`): the same arithmetic per seed, K times the work per kernel launch. A network
 this small leaves a GPU waiting on launches, and separate processes only time-slice it.
 
   python benchmarks/torch_sweep.py PACK.npz --out results.jsonl --plan loco --seeds 8
