@@ -211,6 +211,11 @@ def uar(y_true, y_pred, n) -> float:
 PER_RUN = ("seed",)
 
 
+def shared_settings(cfg: dict) -> dict:
+    """What runs must agree on to train as one group."""
+    return {k: v for k, v in cfg.items() if k not in PER_RUN}
+
+
 def run(pack: Pack, cfg: dict, device: str, X_all=None) -> dict:
     return run_group(pack, [cfg], device, X_all)[0]
 
@@ -225,8 +230,7 @@ def run_group(pack: Pack, cfgs: list[dict], device: str, X_all=None) -> list[dic
     t0 = time.time()
     cfgs = [DEFAULTS | c for c in cfgs]
     cfg = cfgs[0]
-    shared = {k: v for k, v in cfg.items() if k not in PER_RUN}
-    if any({k: v for k, v in c.items() if k not in PER_RUN} != shared for c in cfgs):
+    if any(shared_settings(c) != shared_settings(cfg) for c in cfgs):
         raise ValueError("runs of one group must differ only in " + ", ".join(PER_RUN))
     split = pack.meta["splits"][cfg["split"]]
     tr, va, te = (pack.index(split[k]) for k in ("train", "val", "test"))
@@ -309,9 +313,9 @@ def run_group(pack: Pack, cfgs: list[dict], device: str, X_all=None) -> list[dic
                     keys = list(ema)
                     torch._foreach_lerp_([ema[key] for key in keys], [state[key] for key in keys],
                                          1.0 - cfg["ema"])
-            else:
-                ema = {name: v.detach().clone() for name, v in model.state_dict().items()
-                       if v.dtype.is_floating_point}
+        if not cfg["ema"]:      # evaluate scores the weights themselves
+            ema = {name: v.detach().clone() for name, v in model.state_dict().items()
+                   if v.dtype.is_floating_point}
         for r, ((v_uar, v_loss, _), (t_uar, _, t_pred)) in enumerate(zip(evaluate(va), evaluate(te))):
             row = {"epoch": epoch + 1, "val_uar": round(v_uar, 5), "val_loss": round(v_loss, 5),
                    "test_uar": round(t_uar, 5)}
@@ -377,7 +381,7 @@ def groups(runs: list[dict], size: int) -> list[list[dict]]:
     but for PER_RUN), each job where its first run was planned."""
     jobs, open_jobs = [], {}
     for r in runs:
-        key = json.dumps({k: v for k, v in r.items() if k not in PER_RUN}, sort_keys=True)
+        key = json.dumps(shared_settings(r), sort_keys=True)
         job = open_jobs.get(key)
         if job is None or len(job) == size:
             job = open_jobs[key] = []
