@@ -28,7 +28,7 @@ from sernet_edge.io import write_json, write_text
 from sernet_edge.runtime import EmotionClassifier, bundled_clips, bundled_model_path
 from sernet_edge.stream.pipeline import SILENCE, Pipeline, run
 from sernet_edge.stream.sources import ReplaySource
-from sernet_edge.stream.vad import make_gate
+from sernet_edge.vad import make_gate
 from sernet_edge.stream.view import JsonLinesView
 
 SECONDS = 3600.0

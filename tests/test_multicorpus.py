@@ -279,10 +279,10 @@ def test_final_model_only(two_corpora, tmp_path):
 
 
 def test_per_speaker_mean_over_seeds_keeps_only_speakers_every_seed_scored():
-    """benchmarks/per_speaker.py with a name repeated: several seeds of one setting become
+    """experiments/tools/per_speaker.py with a name repeated: several seeds of one setting become
     each speaker's mean over them, so one setting's seeds compare with another's."""
     import importlib.util
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "per_speaker.py"
+    path = Path(__file__).resolve().parents[1] / "experiments" / "tools" / "per_speaker.py"
     spec = importlib.util.spec_from_file_location("per_speaker", path)
     per_speaker = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(per_speaker)
@@ -292,11 +292,11 @@ def test_per_speaker_mean_over_seeds_keeps_only_speakers_every_seed_scored():
 
 
 def test_channel_shift_pairs_runs_scored_in_earlier_files(tmp_path):
-    """benchmarks/channel_shift.py --earlier: runs whose fold weights are gone come from the
+    """experiments/tools/channel_shift.py --earlier: runs whose fold weights are gone come from the
     files that scored them, and the last run is paired per speaker with each of the others."""
     import subprocess
     import sys
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "channel_shift.py"
+    script = Path(__file__).resolve().parents[1] / "experiments" / "tools" / "channel_shift.py"
     conditions = ["clean", "telephone (8 kHz, 300-3400 Hz)", "thin microphone (x[n] - 0.9 x[n-1])",
                   "muffled (one-pole low-pass, a = 0.8)"]
 
@@ -324,11 +324,11 @@ def test_channel_shift_pairs_runs_scored_in_earlier_files(tmp_path):
 
 
 def test_channel_shift_scores_a_single_run_without_pairing(tmp_path):
-    """benchmarks/channel_shift.py with one run: scored (here taken from an earlier file), nothing
+    """experiments/tools/channel_shift.py with one run: scored (here taken from an earlier file), nothing
     to pair it with, so no `paired` section; with none at all it refuses."""
     import subprocess
     import sys
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "channel_shift.py"
+    script = Path(__file__).resolve().parents[1] / "experiments" / "tools" / "channel_shift.py"
     conditions = ["clean", "telephone (8 kHz, 300-3400 Hz)", "thin microphone (x[n] - 0.9 x[n-1])",
                   "muffled (one-pole low-pass, a = 0.8)"]
     results = {"fold02": {c: {"speed7": {"uar": 50.0, "per_speaker": {"a/1": 40.0, "a/2": 60.0}}}

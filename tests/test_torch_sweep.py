@@ -1,4 +1,4 @@
-"""benchmarks/torch_sweep.py: the parts of the PyTorch port that decide what each run trains
+"""experiments/torch-sweep/torch_sweep.py: the parts of the PyTorch port that decide what each run trains
 on must match the Keras trainer's (torch itself is not needed for these)."""
 
 import importlib.util
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCH = Path(__file__).resolve().parents[1] / "experiments" / "torch-sweep"
 
 
 @pytest.fixture(scope="module")

@@ -27,16 +27,16 @@ from sernet_edge.corpora.crema_d import find_votes, read_votes
 from sernet_edge.features import FeatureConfig, _apply_mel, _frame, _magnitude, _matrices, cmvn
 from sernet_edge.train.dataset import load_features
 
-RESULTS = Path(__file__).parent / "results"
+EXPERIMENTS = Path(__file__).resolve().parents[1]    # the runs whose speaker lists are packed
 SCALE = 32.0
 
 
 def splits() -> dict:
     out = {}
-    loco = json.loads((RESULTS / "multi-loco-cmvn-seed1" / "fold01-emodb.json").read_text())
+    loco = json.loads((EXPERIMENTS / "unseen-corpus-seeds" / "multi-loco-cmvn-seed1" / "fold01-emodb.json").read_text())
     out["loco"] = {k: loco[k] for k in ("train", "val")} | {"test": loco["test_speakers"]}
     for k in range(5):
-        path = RESULTS / "multi-cv-cmvn" / f"fold{k:02d}-of05.json"
+        path = EXPERIMENTS / "multi-cmvn" / "multi-cv-cmvn" / f"fold{k:02d}-of05.json"
         fold = json.loads(path.read_text())
         out[f"cv{k}"] = {"train": fold["train"], "val": fold["val"], "test": fold["test_speakers"]}
     return out

@@ -29,7 +29,7 @@ from sernet_edge.features import FeatureConfig, extract
 from sernet_edge.io import write_json, write_text
 from sernet_edge.metrics import scores
 from sernet_edge.stream.pipeline import LISTENING, SILENCE, UNCERTAIN, Pipeline
-from sernet_edge.stream.vad import make_gate
+from sernet_edge.vad import make_gate
 
 MIN_SPEECH = (0.0, 1.0, 1.5, 2.0, 2.5)  # at 0.5 s hops 0.5 s = 0 s: the first hop answers anyway
 GAP_SECONDS = 1.5

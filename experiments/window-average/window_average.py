@@ -17,12 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from per_speaker import uar_by_speaker    # this folder, run as a script
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from per_speaker import uar_by_speaker    # noqa: E402  experiments/tools
 from sernet_edge.audio import load_audio
 from sernet_edge.corpora import load_corpora, union
 from sernet_edge.features import FeatureConfig, extract

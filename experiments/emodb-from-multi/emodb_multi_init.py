@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def held_out_by(multi_run: Path) -> dict[str, Path]:
@@ -43,7 +43,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("emodb", type=Path)
     ap.add_argument("multi_run", type=Path, help="a multi-corpus `train --protocol cv` run folder")
-    ap.add_argument("--recipe", type=Path, default=REPO / "recipes" / "emodb-multi-init.toml")
+    ap.add_argument("--recipe", type=Path, default=Path(__file__).resolve().with_name("emodb-multi-init.toml"))
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--speakers", default="", help="comma-separated EMO-DB speakers (default: all held out)")
     args = ap.parse_args()
