@@ -1,17 +1,17 @@
 """Record the multi-corpus recipe's speaker-independent scores in the shipped cards.
 
-    python benchmarks/card_add_multi.py \
-        --cv benchmarks/results/multi-cv-cmvn/summary.json \
-        --tflite benchmarks/results/multi-cv-cmvn/tflite.json \
-        --loco benchmarks/results/multi-loco-cmvn \
+    python recipes/card_add_multi.py \
+        --cv experiments/multi-cmvn/multi-cv-cmvn/summary.json \
+        --tflite experiments/multi-cmvn/multi-cv-cmvn/tflite.json \
+        --loco experiments/multi-cmvn/multi-loco-cmvn \
         models/light-sernet-multi-3s-*.tflite
 
 The final model trained on every speaker has no test speakers of its own; its card gets the
 scores of the same recipe on held-out speakers:
-- `cross_validation`: every fold of the speaker-disjoint split (`benchmarks/cv_summary.py`),
+- `cross_validation`: every fold of the speaker-disjoint split (`recipes/cv_summary.py`),
   pooled over all test clips, with the spread over folds;
 - `cross_validation_this_file`: the folds whose weights were converted to this file's
-  precision (`benchmarks/loso_tflite.py`; int8 calibrated on each fold's training speakers),
+  precision (`recipes/loso_tflite.py`; int8 calibrated on each fold's training speakers),
   pooled and per corpus beside the Keras weights' score;
 - `leave_one_corpus_out`: trained on CREMA-D only, tested on the EMO-DB speakers.
 Each names the seed of the runs it comes from (`seed`, read from the `settings.json` beside

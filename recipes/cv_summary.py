@@ -2,8 +2,8 @@
 """Summarise a speaker-disjoint cross-validation from its fold result files: each fold, the
 mean and spread over folds, and the scores pooled over every test clip, per corpus.
 
-    python benchmarks/cv_summary.py benchmarks/results/multi-cv/fold0*-of05.json \
-        --out benchmarks/results/multi-cv/summary
+    python recipes/cv_summary.py experiments/multi-corpus/multi-cv/fold0*-of05.json \
+        --out experiments/multi-corpus/multi-cv/summary
 
 Fold files are the trainer's `folds/<fold>/result.json`. Writes OUT.json and OUT.md.
 """

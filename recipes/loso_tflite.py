@@ -4,8 +4,8 @@ For every finished fold of a `sernet-edge train` run: rebuild the fold's selecte
 convert them to float32, float16 and full int8 (calibrated on that fold's training speakers
 only), and score each file on the fold's test speaker with the LiteRT interpreter.
 
-    python benchmarks/loso_tflite.py /work/runs/emodb-3s ../shared/data/emodb \
-        --out benchmarks/results/emodb-loso-tflite.json
+    python recipes/loso_tflite.py /work/runs/emodb-3s ../shared/data/emodb \
+        --out experiments/emodb-only/emodb-loso-tflite.json
 
 Several corpora (a run on their union) are given in the same order as to `train`; every
 score is then also given per corpus.

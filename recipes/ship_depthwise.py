@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the CPU int8 file from the microcontroller one: average pools as depthwise convolutions.
 
-    python benchmarks/ship_depthwise.py models/light-sernet-multi-3s-int8-micro.tflite \
+    python recipes/ship_depthwise.py models/light-sernet-multi-3s-int8-micro.tflite \
         models/light-sernet-multi-3s-int8.tflite [--eval /path/to/crema-d]
 
 The weights are the same; only the pools are rewritten (sernet_edge/train/xnnpack_pools.py).

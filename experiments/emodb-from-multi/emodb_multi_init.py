@@ -9,8 +9,8 @@ no multi fold held out (folds not run) are skipped and listed. Each fold trains 
 folder under OUT/folds-by-init/ and resumes there; the fold results are copied to
 OUT/<fold>.json for loso_pooled.py / per_speaker.py.
 
-    python benchmarks/emodb_multi_init.py /data/emodb runs/multi-cv \
-        --recipe recipes/emodb-multi-init.toml --out runs/emodb-multi-init
+    python experiments/emodb-from-multi/emodb_multi_init.py /data/emodb runs/multi-cv \
+        --recipe experiments/emodb-from-multi/emodb-multi-init.toml --out runs/emodb-multi-init
 """
 
 from __future__ import annotations

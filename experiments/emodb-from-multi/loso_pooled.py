@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Pooled scores of leave-one-speaker-out runs over the test speakers they all have.
 
-    python benchmarks/loso_pooled.py shipped=benchmarks/results/emodb-3s \\
-        probe=benchmarks/results/emodb-multi-probe --out benchmarks/results/emodb-multi-probe/pooled.json
+    python experiments/emodb-from-multi/loso_pooled.py shipped=experiments/emodb-only/emodb-3s \\
+        probe=experiments/emodb-from-multi/emodb-multi-probe --out experiments/emodb-from-multi/emodb-multi-probe/pooled.json
 
 Each NAME=FOLDER holds fold result files (fold*.json, one test speaker each, with y_true and
 y_pred). Per-fold UAR swings with a clip or two (speaker 03 has one disgust clip), so runs

@@ -1,6 +1,6 @@
 """Record the leave-one-speaker-out scores of each precision in the shipped models' cards.
 
-    python benchmarks/card_add_loso.py benchmarks/results/emodb-loso-tflite.json models/*.tflite
+    python experiments/emodb-only/card_add_loso.py experiments/emodb-only/emodb-loso-tflite.json models/*.tflite
 """
 
 import json

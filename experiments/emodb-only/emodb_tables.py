@@ -1,6 +1,6 @@
 """Markdown tables for docs/results.md from a training run and its TFLite scores.
 
-    python benchmarks/emodb_tables.py /work/runs/emodb-3s benchmarks/results/emodb-loso-tflite.json
+    python experiments/emodb-only/emodb_tables.py /work/runs/emodb-3s experiments/emodb-only/emodb-loso-tflite.json
 """
 
 from __future__ import annotations

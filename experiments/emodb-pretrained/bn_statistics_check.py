@@ -1,8 +1,8 @@
 """Score fold 0 of an EMO-DB `train` run with its weights and BatchNorm statistics taken
 several ways (EMA or raw weights; moving, batch or recomputed statistics): the check behind
-benchmarks/results/emodb-pretrained/before-recompute-bn/README.md.
+experiments/emodb-pretrained/emodb-pretrained/before-recompute-bn/README.md.
 
-    python benchmarks/bn_statistics_check.py RUN ../shared/data/emodb
+    python experiments/emodb-pretrained/bn_statistics_check.py RUN ../shared/data/emodb
 
 RUN/folds/fold00-03 must hold last.keras (and ema.npz for the EMA rows). Prints the accuracy
 on the validation speaker 08, the test speaker 03 and the training speaker 09.

@@ -10,8 +10,8 @@ the model never saw. For each --min-speech value it reports:
   coverage       answered hops / hops the gate let through
   unanswered     utterances that got no answer at all (too short)
 
-    python benchmarks/stream_warmup.py /work/runs/emodb-3s ../shared/data/emodb \
-        --out benchmarks/results/stream-warmup-2026-11-25.json
+    python experiments/live-min-speech/stream_warmup.py /work/runs/emodb-3s ../shared/data/emodb \
+        --out experiments/live-min-speech/stream-warmup-2026-11-25.json
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Markdown table of `sernet-edge train` runs on the same folds, for choosing a recipe.
 
-    python benchmarks/multi_explore.py /work/runs/x-base /work/runs/x-cmvn > benchmarks/results/multi-explore/README.md
+    python experiments/multi-corpus/multi_explore.py /work/runs/x-base /work/runs/x-cmvn > experiments/multi-corpus/multi-explore/README.md
 
 For each run and fold: the epoch the validation speakers chose and their UAR, then the test
 speakers' scores pooled and per corpus. The test speakers' best epoch is shown only as the

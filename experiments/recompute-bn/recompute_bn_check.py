@@ -2,8 +2,8 @@
 fold's training speakers (`train --recompute-bn` applied after the fact to the weights each
 fold selected). The epoch choice stays the run's, so this measures the statistics alone.
 
-    python benchmarks/recompute_bn_check.py /work/runs/multi-cv /data/crema-d ../shared/data/emodb \
-        --out benchmarks/results/multi-cv/recompute-bn.json
+    python experiments/recompute-bn/recompute_bn_check.py /work/runs/multi-cv /data/crema-d ../shared/data/emodb \
+        --out experiments/multi-corpus/multi-cv/recompute-bn.json
 
 Corpora are given in the same order as to `train`.
 """

@@ -6,8 +6,8 @@ average of a few runs' probabilities is the usual remedy; if it holds, one netwo
 from it is the candidate to ship. This scores each run's fold weights (Keras) on the fold's
 test speakers, then the mean of their softmax outputs.
 
-    python benchmarks/seed_ensemble.py s42=/work/runs/loco-cmvn s7=/work/runs/loco-cmvn-s7 \
-        /data/crema-d ../shared/data/emodb --out benchmarks/results/seed-ensemble/loco-cmvn.json
+    python experiments/seed-ensemble/seed_ensemble.py s42=/work/runs/loco-cmvn s7=/work/runs/loco-cmvn-s7 \
+        /data/crema-d ../shared/data/emodb --out experiments/seed-ensemble/seed-ensemble/loco-cmvn.json
 
 Each run's predictions must equal its recorded ones (a check on the order of the test
 items). Runs may differ in their front end (each model gets its own features) but not in

@@ -1,9 +1,9 @@
 """How two recipes' fold models hold up when the recording chain changes: the same held-out
 speakers, their audio passed through a fixed microphone/line colouring, scored per speaker.
 
-    python benchmarks/channel_shift.py plain=/work/runs/multi-cv cmvn=/work/runs/multi-cv-cmvn \
+    python experiments/tools/channel_shift.py plain=/work/runs/multi-cv cmvn=/work/runs/multi-cv-cmvn \
         /data/crema-d ../shared/data/emodb --folds fold02-of05,fold03-of05 \
-        --out benchmarks/results/multi-cv-cmvn/channel-shift.json
+        --out experiments/multi-cmvn/multi-cv-cmvn/channel-shift.json
 
 A proxy for a corpus the models never heard, with the speakers and the language held fixed:
 only the channel changes, which is what per-utterance CMVN claims to remove. Every
@@ -12,10 +12,10 @@ condition is deterministic (fixed filters, no noise). Folds must be finished in 
 `--earlier FILE:NAME,...` takes runs from an earlier output of this script (same folds and
 conditions) instead of scoring them again, so a new run pairs with runs whose weights are gone:
 
-    python benchmarks/channel_shift.py speed=/work/runs/cv-speed /data/crema-d ../shared/data/emodb \
+    python experiments/tools/channel_shift.py speed=/work/runs/cv-speed /data/crema-d ../shared/data/emodb \
         --folds fold02-of05,fold03-of05 \
-        --earlier benchmarks/results/multi-cv-cmvn/channel-shift.json:cmvn,plain \
-        --out benchmarks/results/multi-cv-cmvn-speed/channel-shift.json
+        --earlier experiments/multi-cmvn/multi-cv-cmvn/channel-shift.json:cmvn,plain \
+        --out experiments/multi-speed/multi-cv-cmvn-speed/channel-shift.json
 
 The last run is paired per speaker with each of the others (`paired`: with the first); a
 single run is only scored.

@@ -1,9 +1,9 @@
 """Per-speaker UAR of committed fold results, and the paired difference between two runs.
 
-    python benchmarks/per_speaker.py ../shared/data/emodb \
-        plain=benchmarks/results/multi-loco/emodb/fold01-emodb.json \
-        cmvn=benchmarks/results/multi-loco-cmvn/fold01-emodb.json \
-        --out benchmarks/results/multi-loco-cmvn/per-speaker.json
+    python experiments/tools/per_speaker.py ../shared/data/emodb \
+        plain=experiments/leave-one-corpus-out/multi-loco/emodb/fold01-emodb.json \
+        cmvn=experiments/multi-cmvn/multi-loco-cmvn/fold01-emodb.json \
+        --out experiments/multi-cmvn/multi-loco-cmvn/per-speaker.json
 
 Several folds of one run are joined with commas; speakers scored by both runs are compared.
 A name given more than once (NAME=seed42.json NAME=seed7.json) stands for the mean, per

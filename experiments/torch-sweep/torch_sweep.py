@@ -13,9 +13,9 @@ is believed. Needs numpy and torch only.
 (`grouped`): the same arithmetic per seed, K times the work per kernel launch. A network
 this small leaves a GPU waiting on launches, and separate processes only time-slice it.
 
-  python benchmarks/torch_sweep.py PACK.npz --out results.jsonl --plan loco --seeds 8
-  python benchmarks/torch_sweep.py PACK.npz --out r.jsonl --plan loco --seeds 32 --group 16
-  python benchmarks/torch_sweep.py PACK.npz --out r.jsonl --smoke     # a short check, CPU
+  python experiments/torch-sweep/torch_sweep.py PACK.npz --out results.jsonl --plan loco --seeds 8
+  python experiments/torch-sweep/torch_sweep.py PACK.npz --out r.jsonl --plan loco --seeds 32 --group 16
+  python experiments/torch-sweep/torch_sweep.py PACK.npz --out r.jsonl --smoke     # a short check, CPU
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ features are about N(0, 1) per coefficient, and a step of 1/32 (range +-4) is fa
 what separates two clips. Also packed: labels, speakers, corpus, CREMA-D's voice votes, and
 the speaker lists of the runs compared with (leave-one-corpus-out and the 5 CV folds).
 
-  python benchmarks/torch_sweep_pack.py CREMA_D_DIR EMODB_DIR -o .devdata/pack.npz
+  python experiments/torch-sweep/torch_sweep_pack.py CREMA_D_DIR EMODB_DIR -o .devdata/pack.npz
   ... --front logmel40 -o .devdata/pack-logmel40.npz   # 40 log-mel bands, no DCT, CMVN
 
 `logmel40` is a candidate front end, not in FeatureConfig: the shipped front end's steps

@@ -1,7 +1,7 @@
 """Summarise `torch_sweep.py` results: per setting and split, the mean +- sd over seeds, and
 each setting against the recipe per held-out speaker, paired by seed.
 
-  python benchmarks/torch_sweep_summary.py PACK.npz sweep.jsonl --out DIR    # DIR/summary.{md,json}
+  python experiments/torch-sweep/torch_sweep_summary.py PACK.npz sweep.jsonl --out DIR    # DIR/summary.{md,json}
 """
 
 from __future__ import annotations

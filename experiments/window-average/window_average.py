@@ -5,7 +5,7 @@ average the probabilities of windows every `--hop` seconds over the whole clip
 (`sernet_edge.runtime.iter_windows`). This scores each finished fold's test speakers both
 ways with the fold's Keras weights, so the figures are on speakers the weights never heard.
 
-    python benchmarks/window_average.py plain=/work/runs/multi-cv cmvn=/work/runs/multi-cv-cmvn \
+    python experiments/window-average/window_average.py plain=/work/runs/multi-cv cmvn=/work/runs/multi-cv-cmvn \
         /data/crema-d ../shared/data/emodb --out benchmarks/results/window-average.json
 
 The centre-crop predictions must equal the fold's recorded ones (a check on the order of the
