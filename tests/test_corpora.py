@@ -303,7 +303,8 @@ def test_every_layout_maps_onto_the_vocabulary():
     for table in (emodb.EMOTIONS, iemocap.LABELS, crema_d.EMOTIONS, crema_d.VOTES, ravdess.EMOTIONS,
                   tess.EMOTIONS):
         assert set(table.values()) <= set(EMOTIONS), table
-    assert list(LAYOUTS) == ["iemocap", "emodb", "crema-d", "ravdess", "tess", "folder"]
+    assert list(LAYOUTS) == ["iemocap", "emodb", "crema-d", "ravdess", "tess", "nemo", "urdu",
+                             "turev-db", "folder"]
 
 
 def test_folder_labels_outside_the_vocabulary_stay(tmp_path):

@@ -163,6 +163,7 @@ def train(ctx, corpora, out_dir, corpus_type, subset, speaker_pattern, label_sou
     options = corpus_kwargs(dict(corpus_type=corpus_type, subset=subset, speaker_pattern=speaker_pattern,
                                  label_source=label_source, votes=votes))
     data = union(load_corpora(corpora, **options), labels)
+    say_licence(data)
     from sernet_edge.train.recipe import Recipe
     from sernet_edge.train.trainer import train as run
     try:
@@ -191,6 +192,18 @@ def train(ctx, corpora, out_dir, corpus_type, subset, speaker_pattern, label_sou
                            f"F1 {100 * sc['f1']:.2f}  ({sc['n']} clips)")
     if "final" in report:
         click.echo(f"final model: {out_dir}/final/model.keras")
+
+
+def say_licence(data) -> None:
+    """One line on stderr when a corpus's licence forbids commercial use, which binds the
+    model trained on it too (the card records each corpus's licence)."""
+    from sernet_edge.corpora import licence, non_commercial
+    restricted = non_commercial(data.corpora)
+    if restricted:
+        names = ", ".join(f"{name} ({licence(name)})" for name in restricted)
+        one = len(restricted) == 1
+        click.echo(f"note: {names} {'is' if one else 'are'} licensed for non-commercial use "
+                   f"only, and so is a model trained on {'it' if one else 'them'}", err=True)
 
 
 def quiet_tensorflow(debug: bool) -> None:

@@ -1,8 +1,9 @@
 """Corpora as lists of (path, label, speaker), one module per layout, and their union.
 
-Each layout module has NAME, `detect(root) -> bool` and `load(root, **options) -> Corpus`;
-a new corpus is one new module added to LAYOUTS. Every layout maps its own label names
-onto the shared vocabulary in `base.EMOTIONS`, so corpora combine. No TensorFlow here:
+Each layout module has NAME, ATTRIBUTION (citation and licence), LICENCE, COMMERCIAL_USE
+(True, False, or None when unknown), `detect(root) -> bool` and `load(root, **options) ->
+Corpus`; a new corpus is one new module added to LAYOUTS. Every layout maps its own label
+names onto the shared vocabulary in `base.EMOTIONS`, so corpora combine. No TensorFlow here:
 `data info`, `evaluate` and the trainer share these loaders.
 """
 
@@ -10,13 +11,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sernet_edge.corpora import crema_d, emodb, folder, iemocap, ravdess, tess
+from sernet_edge.corpora import crema_d, emodb, folder, iemocap, nemo, ravdess, tess, turev_db, urdu
 from sernet_edge.corpora.base import ALIASES, EMOTIONS, Corpus, Item, to_vocabulary
 from sernet_edge.errors import CorpusError
 
 # Detection order: specific file-name layouts first, folder-per-label last.
-LAYOUTS = {m.NAME: m for m in (iemocap, emodb, crema_d, ravdess, tess, folder)}
+LAYOUTS = {m.NAME: m for m in (iemocap, emodb, crema_d, ravdess, tess, nemo, urdu, turev_db,
+                                folder)}
 KINDS = ("auto", *LAYOUTS)
+# Development corpora: their licences forbid commercial use (TurEV-DB's also derivatives), so
+# the project scores models on them and never trains, tunes or calibrates on them.
+EVALUATION_ONLY = (nemo.NAME, urdu.NAME, turev_db.NAME)
 
 # Names kept from the single-module version.
 EMODB_EMOTIONS = emodb.EMOTIONS
@@ -26,7 +31,8 @@ load_iemocap = iemocap.load
 load_folder = folder.load
 
 __all__ = ["ALIASES", "EMOTIONS", "KINDS", "LAYOUTS", "Corpus", "Item", "detect_kind",
-           "load_corpus", "load_corpora", "to_vocabulary", "union"]
+           "load_corpus", "load_corpora", "to_vocabulary", "union", "attribution", "licence",
+           "non_commercial", "EVALUATION_ONLY"]
 
 
 def load_corpus(path, kind: str = "auto", subset: str = "improvised",
@@ -55,15 +61,34 @@ def detect_kind(root: Path) -> str:
         if layout.detect(root):
             return name
     raise CorpusError(f"{root}: layout not recognised (expected one of: EMO-DB, IEMOCAP, CREMA-D, "
-                      "RAVDESS, TESS file names, or a folder per label)")
+                      "RAVDESS, TESS, nEMO, URDU, TurEV-DB file names, or a folder per label)")
+
+
+def layout_of(corpus_name: str):
+    """The layout module of a corpus by its name (e.g. "crema-d-agreed" -> crema_d), or None
+    (a folder corpus is named after its folder)."""
+    for name, layout in LAYOUTS.items():
+        if corpus_name == name or corpus_name.startswith(name + "-"):
+            return layout
+    return None
 
 
 def attribution(corpus_name: str) -> str | None:
-    """Citation and licence of a corpus by its name (e.g. "crema-d-agreed" -> CREMA-D's)."""
-    for name, layout in LAYOUTS.items():
-        if corpus_name == name or corpus_name.startswith(name + "-"):
-            return layout.ATTRIBUTION
-    return None
+    """Citation and licence of a corpus by its name."""
+    layout = layout_of(corpus_name)
+    return layout.ATTRIBUTION if layout else None
+
+
+def licence(corpus_name: str) -> str | None:
+    layout = layout_of(corpus_name)
+    return layout.LICENCE if layout else None
+
+
+def non_commercial(corpus_names) -> list[str]:
+    """Those of the named corpora whose licence forbids commercial use, and with it the
+    commercial use of a model trained on them."""
+    return [name for name in corpus_names
+            if (layout := layout_of(name)) is not None and layout.COMMERCIAL_USE is False]
 
 
 def load_corpora(paths, kind: str = "auto", **options) -> list[Corpus]:

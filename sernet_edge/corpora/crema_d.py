@@ -18,6 +18,8 @@ NAME = "crema-d"
 ATTRIBUTION = ("CREMA-D, Cao et al., IEEE Trans. Affective Computing 5(4):377-390, 2014, "
                "doi:10.1109/TAFFC.2014.2336244; Open Database License 1.0, contents under the "
                "Database Contents License 1.0")
+LICENCE = "ODbL-1.0 (contents DbCL-1.0)"
+COMMERCIAL_USE = True
 EMOTIONS = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happiness",
             "NEU": "neutral", "SAD": "sadness"}
 VOTES = {"A": "anger", "D": "disgust", "F": "fear", "H": "happiness", "N": "neutral", "S": "sadness"}

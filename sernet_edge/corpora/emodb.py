@@ -10,6 +10,8 @@ from sernet_edge.corpora.base import Corpus, Item
 NAME = "emodb"
 ATTRIBUTION = ("Berlin Database of Emotional Speech (EMO-DB), Burkhardt et al., Interspeech 2005; "
                "CC0-1.0")
+LICENCE = "CC0-1.0"
+COMMERCIAL_USE = True
 EMOTIONS = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear",
             "F": "happiness", "T": "sadness", "N": "neutral"}
 FILE = re.compile(r"^(?P<speaker>\d\d)(?P<text>[ab]\d\d)(?P<emotion>[WLEAFTN])(?P<version>[a-z])\.wav$")

@@ -13,6 +13,8 @@ from sernet_edge.errors import CorpusError
 
 NAME = "folder"
 ATTRIBUTION = None   # the user's own corpus: its licence is theirs to state
+LICENCE = None
+COMMERCIAL_USE = None
 MACOS_DEBRIS = "__MACOSX"   # a folder of ._ resource forks that macOS zips add: not recordings
 
 

@@ -12,6 +12,8 @@ from sernet_edge.errors import CorpusError
 NAME = "iemocap"
 ATTRIBUTION = ("IEMOCAP, Busso et al., Language Resources and Evaluation 42(4), 2008; "
                "licensed by USC SAIL, see its release agreement")
+LICENCE = "USC SAIL release agreement"
+COMMERCIAL_USE = None   # the agreement decides; not stated here
 LABELS = {"ang": "anger", "hap": "happiness", "exc": "happiness", "sad": "sadness", "neu": "neutral"}
 # "[6.2901 - 8.2357]	Ses01F_impro01_F000	neu	[2.5000, 2.5000, 2.5000]"
 LINE = re.compile(r"^\[[\d.]+\s*-\s*[\d.]+\]\s+(?P<utt>Ses\d\d[FM]_\S+)\s+(?P<cat>\w+)\s+\[")

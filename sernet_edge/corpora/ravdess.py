@@ -12,6 +12,8 @@ from sernet_edge.corpora.base import Corpus, Item, audio_files, names_match
 NAME = "ravdess"
 ATTRIBUTION = ("RAVDESS, Livingstone & Russo, PLoS ONE 13(5), 2018; CC BY-NC-SA 4.0 "
                "(non-commercial)")
+LICENCE = "CC BY-NC-SA 4.0"
+COMMERCIAL_USE = False
 EMOTIONS = {"01": "neutral", "02": "calm", "03": "happiness", "04": "sadness", "05": "anger",
             "06": "fear", "07": "disgust", "08": "surprise"}
 # modality-channel-emotion-intensity-statement-repetition-actor

@@ -11,6 +11,8 @@ from sernet_edge.corpora.base import Corpus, Item, audio_files, names_match
 NAME = "tess"
 ATTRIBUTION = ("Toronto emotional speech set (TESS), Dupuis & Pichora-Fuller, 2010; "
                "CC BY-NC-ND 4.0 (non-commercial)")
+LICENCE = "CC BY-NC-ND 4.0"
+COMMERCIAL_USE = False
 EMOTIONS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness",
             "neutral": "neutral", "ps": "surprise", "sad": "sadness"}
 FILE = re.compile(r"^(?P<speaker>OAF|YAF)_(?P<word>[a-z]+)_(?P<emotion>angry|disgust|fear|happy"

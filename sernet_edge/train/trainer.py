@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from sernet_edge import card as model_card
-from sernet_edge.corpora import Corpus, attribution
+from sernet_edge.corpora import Corpus, attribution, licence, non_commercial
 from sernet_edge.errors import SernetError
 from sernet_edge.features import FeatureConfig
 from sernet_edge.io import atomic_path, write_json
@@ -656,7 +656,9 @@ def _train_final(data, extra, origin, corpus, features, recipe, epochs, final_di
         labels=corpus.labels, features=features, precision="keras",
         source={"corpus": corpus.name, "root": str(corpus.root), "items": len(corpus.items),
                 "speakers": corpus.speakers, "corpora": dict(corpus.counts()["corpus"]),
-                "attribution": {name: attribution(name) for name in corpus.counts()["corpus"]}},
+                "attribution": {name: attribution(name) for name in corpus.counts()["corpus"]},
+                "licence": {name: licence(name) for name in corpus.counts()["corpus"]},
+                "non_commercial": non_commercial(corpus.corpora)},
         metrics={"cross_validation": report.get("overall")},
         training={"recipe": recipe.to_dict(), "final": info})
     write_json(card_path, card)
