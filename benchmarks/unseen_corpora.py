@@ -121,11 +121,12 @@ def score_model(model: str, corpora: list, hop: float, threads: int | None,
 
 
 def commit() -> str | None:
-    """The commit the package was run from, marked -dirty when sernet_edge/ had changes."""
+    """The commit the package was run from, marked -dirty when a tracked file of
+    sernet_edge/ or models/ had changes."""
     try:
         head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                               capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--",
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no", "--",
                                 "sernet_edge", "models"],
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
