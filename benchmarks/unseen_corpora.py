@@ -130,7 +130,8 @@ def score_model(model: str, corpora: list, hop: float, threads: int | None,
             if "error" in clip:
                 bad.append(clip)
                 continue
-            clip["predicted_shared"] = max(shared, key=keep.probabilities.__getitem__)
+            p = keep.probabilities   # None: no answer to restrict; the clip keeps evaluate's
+            clip["predicted_shared"] = max(shared, key=p.__getitem__) if p else clip["predicted"]
             clips.append(clip)
         if not clips:
             raise SernetError(f"{corpus.root}: none of its {len(bad)} clips could be read: "
