@@ -15,7 +15,7 @@ from sernet_edge.train.recipe import AUGMENTATIONS
 
 # option name -> Recipe field
 RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay_every",
-                  "decay_factor", "l2", "dropout", "loss", "focal_gamma", "seed", "val_speakers",
+                  "decay_factor", "l2", "dropout", "width", "loss", "focal_gamma", "seed", "val_speakers",
                   "select_on_test", "final_epochs", "ema_decay", "recompute_bn", "augment", "protocol", "cv",
                   "schedule", "balance", "label_smoothing", "init", "init_shared_classes",
                   "freeze_init")
@@ -53,6 +53,8 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
               help="exp(-0.15).")
 @click.option("--l2", type=float, default=1e-6, show_default=True, help="Weight decay on convolutions.")
 @click.option("--dropout", type=float, default=0.3, show_default=True)
+@click.option("--width", type=float, default=1.0, show_default=True,
+              help="Every filter count times this: 0.5 and 0.25 are the multi-s and multi-xs sizes.")
 @click.option("--loss", type=click.Choice(["ce", "focal"]), default="ce", show_default=True,
               help="Cross-entropy or focal loss.")
 @click.option("--focal-gamma", type=float, default=2.0, show_default=True)
@@ -173,7 +175,9 @@ def train(ctx, corpora, out_dir, corpus_type, subset, speaker_pattern, label_sou
     recipe.validate()
 
     def progress(items):
-        return click.progressbar(items, label="features", file=sys.stderr)
+        # off a terminal click prints the bare label once: the log already says what runs
+        return click.progressbar(items, label="features", file=sys.stderr,
+                                 hidden=not sys.stderr.isatty())
 
     def bar(items):
         with progress(items) as it:

@@ -313,6 +313,7 @@ def export(model, card: dict, out_dir, precisions=DEFAULT_PRECISIONS, seconds_li
     FeatureConfig. `int8_pools`: 'depthwise' (XNNPACK runs the whole int8 graph: fast on CPUs)
     or 'average' (smallest TFLite Micro arena); default depthwise, average with `c_array`.
     Returns the written paths."""
+    from sernet_edge.train.model import architecture
     log = log or (lambda msg: None)
     int8_pools = int8_pools or ("average" if c_array else "depthwise")
     if int8_pools not in INT8_POOLS:
@@ -353,7 +354,8 @@ def export(model, card: dict, out_dir, precisions=DEFAULT_PRECISIONS, seconds_li
                 b.eval["parity"] = parity(b.eval, keras_pred, keras_uar)
             if precision == "int8" and micro_check:
                 b.micro = _micro(data, ev[0] if ev is not None else rep, stem)
-            b.card = _card(card, cfg, precision, data, b, rep, max_bytes, provenance)
+            b.card = _card(card, cfg, precision, data, b, rep, max_bytes, provenance,
+                           architecture(model))
             built.append(b)
     _uar_loss(built)
 
@@ -442,7 +444,8 @@ def _micro(data: bytes, X: np.ndarray, stem: str) -> dict:
                        delegated=delegated["raw_outputs"])
 
 
-def _card(keras_card, cfg, precision, data, b: _Built, rep, max_bytes, provenance) -> dict:
+def _card(keras_card, cfg, precision, data, b: _Built, rep, max_bytes, provenance,
+          arch: dict) -> dict:
     import tensorflow as tf
     t = tensor_details(data)
     conversion = {"tensorflow": tf.__version__, "max_bytes": max_bytes,
@@ -456,7 +459,7 @@ def _card(keras_card, cfg, precision, data, b: _Built, rep, max_bytes, provenanc
         training=keras_card.get("training"),
         input={"seconds": cfg.seconds, **t["input"]}, output=t["output"],
         ops=builtin_ops(data), parity=b.eval["parity"] if b.eval else None, micro=b.micro,
-        conversion=conversion)
+        conversion=conversion, architecture=arch)
 
 
 def _uar_loss(built: list[_Built]) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 from sernet_edge.audio import load_audio
 from sernet_edge.corpora import Corpus
 from sernet_edge.features import FeatureConfig, extract
-from sernet_edge.io import atomic_path
+from sernet_edge.io import atomic_path, make_dirs
 
 
 def default_cache_dir() -> Path:
@@ -38,8 +38,7 @@ def load_features(corpus: Corpus, config: FeatureConfig, cache_dir=None, variant
     """(X (N, frames, n_mfcc, 1) float32, y (N,) int, speakers (N,) str) for every item.
 
     `variant` names a waveform `transform` (e.g. "speed0.9") applied before `extract`."""
-    folder = Path(cache_dir or default_cache_dir()) / config_key(config, variant)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_dirs(Path(cache_dir or default_cache_dir()) / config_key(config, variant))
     feats = []
     items = corpus.items if progress is None else progress(corpus.items)
     for item in items:

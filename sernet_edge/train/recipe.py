@@ -26,6 +26,7 @@ class Recipe:
     decay_factor: float = math.exp(-0.15)
     l2: float = 1e-6
     dropout: float = 0.3
+    width: float = 1.0                # every filter count times this (1.0: the paper's network)
     loss: str = "ce"                  # "ce" (cross-entropy) or "focal"
     focal_gamma: float = 2.0
     seed: int = 42
@@ -100,6 +101,8 @@ class Recipe:
             raise SernetError("--freeze-init and --init-shared-classes need --init")
         if self.init and not Path(self.init).exists():
             raise SernetError(f"--init {self.init}: no such model file or fold folder")
+        if not 0 < self.width <= 4:
+            raise SernetError(f"--width must be in (0, 4], got {self.width}")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise SernetError("epochs, batch size and learning rate must be positive")
 

@@ -29,7 +29,7 @@ from sernet_edge import card as model_card
 from sernet_edge.corpora import Corpus, attribution, licence, non_commercial
 from sernet_edge.errors import SernetError
 from sernet_edge.features import FeatureConfig
-from sernet_edge.io import atomic_path, write_json
+from sernet_edge.io import atomic_path, make_dirs, write_json
 from sernet_edge.metrics import scores
 from sernet_edge.train import augment
 from sernet_edge.train.dataset import load_features
@@ -60,8 +60,7 @@ def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cach
     bad = [i for i in folds or [] if not 0 <= i < len(all_folds)]
     if bad:
         raise SernetError(f"--folds {bad[0]}: the protocol has folds 0-{len(all_folds) - 1}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_dirs(out_dir)
     _check_run_settings(out, corpus, features, recipe)
     log(f"features for {len(corpus.items)} files ({corpus.name}, {features.input_shape})")
     data = load_features(corpus, features, cache_dir, progress=progress)
@@ -253,7 +252,7 @@ def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: i
             log(f"{tag}: resuming after epoch {state['epoch'] + 1}")
         else:
             state = {"epoch": -1, "history": [], "best_val_uar": -1.0}
-            model = build_model(Xtr.shape[1:], n_classes, recipe.l2, recipe.dropout)
+            model = build_model(Xtr.shape[1:], n_classes, recipe.l2, recipe.dropout, recipe.width)
             if recipe.init:
                 shared = labels if recipe.init_shared_classes else None
                 copied, fresh = init_weights(model, recipe.init, shared)
@@ -600,7 +599,7 @@ def _selection_key(row: dict) -> tuple:
 
 def _load_best(fold_dir: Path, input_shape, n_classes, recipe):
     from sernet_edge.train.model import build_model
-    model = build_model(input_shape, n_classes, recipe.l2, recipe.dropout)
+    model = build_model(input_shape, n_classes, recipe.l2, recipe.dropout, recipe.width)
     model.load_weights(fold_dir / "best.weights.h5")
     return model
 
@@ -609,7 +608,8 @@ def fold_model(fold_dir: Path, settings: dict):
     """The Keras model with a finished fold's selected weights, built from its run's settings."""
     from sernet_edge.train.model import build_model
     shape = FeatureConfig.from_dict(settings["features"]).input_shape
-    model = build_model(shape, len(settings["labels"]), 0.0, 0.0)
+    model = build_model(shape, len(settings["labels"]), 0.0, 0.0,
+                        settings["recipe"].get("width", 1.0))
     model.load_weights(Path(fold_dir) / "best.weights.h5")
     return model
 
@@ -628,6 +628,7 @@ def finished_folds(run_dir):
 def _train_final(data, extra, origin, corpus, features, recipe, epochs, final_dir: Path, strategy,
                  report, epoch_bar=None):
     import keras
+    from sernet_edge.train.model import architecture
     card_path = final_dir / "card.json"
     if card_path.exists() and (final_dir / "model.keras").exists():
         log("final model: done before, skipped")
@@ -660,7 +661,7 @@ def _train_final(data, extra, origin, corpus, features, recipe, epochs, final_di
                 "licence": {name: licence(name) for name in corpus.counts()["corpus"]},
                 "non_commercial": non_commercial(corpus.corpora)},
         metrics={"cross_validation": report.get("overall")},
-        training={"recipe": recipe.to_dict(), "final": info})
+        training={"recipe": recipe.to_dict(), "final": info}, architecture=architecture(model))
     write_json(card_path, card)
     return info
 
