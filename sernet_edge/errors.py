@@ -17,3 +17,7 @@ class CorpusError(SernetError):
 
 class ModelError(SernetError):
     """A model file that is missing, damaged, or whose card does not match it."""
+
+
+class OutputError(SernetError):
+    """An output path that cannot be written (a missing or read-only folder, a file in the way)."""

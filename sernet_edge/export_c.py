@@ -16,7 +16,7 @@ import numpy as np
 
 from sernet_edge.audio import NORM_PERCENTILE
 from sernet_edge.card import feature_config, read_card
-from sernet_edge.errors import ModelError, SernetError
+from sernet_edge.errors import ModelError
 from sernet_edge.features import CMVN_FLOOR, FLOAT_EPS, FeatureConfig, _matrices
 from sernet_edge.c_array import c_array_files, c_float, c_header_name, c_source_name, c_string
 
@@ -27,7 +27,7 @@ PER_LINE = 6
 
 def export_c(model, out_dir) -> list[Path]:
     """Write the model array, front end, card header and example main.c into `out_dir`."""
-    from sernet_edge.io import write_text
+    from sernet_edge.io import make_dirs, write_text
     from sernet_edge.runtime import resolve_model
 
     path = resolve_model(model)
@@ -36,9 +36,7 @@ def export_c(model, out_dir) -> list[Path]:
     if card["precision"] != "int8":
         raise ModelError(f"{path}: export-c needs a full-int8 model for TFLite Micro, "
                          f"this one is {card['precision']}")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise SernetError(f"{out}: exists and is not a folder")
+    out = make_dirs(out_dir)
     files = generate(data, path.stem, card)
     written = []
     for name, text in files.items():

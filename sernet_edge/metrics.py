@@ -13,9 +13,14 @@ def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
 
 
 def scores(y_true, y_pred, labels: list[str]) -> dict:
-    """UAR (mean recall over classes present), WA (accuracy), macro F1, per-class recall."""
-    cm = confusion_matrix(y_true, y_pred, len(labels))
-    support = cm.sum(axis=1)
+    """UAR (mean recall over classes present), WA (accuracy), macro F1, per-class recall.
+
+    A prediction of -1 is no answer (a clip without speech): wrong for recall and accuracy,
+    outside the confusion matrix, counted in `no_answer`."""
+    y_true, y_pred = np.asarray(y_true, int), np.asarray(y_pred, int)
+    answered = y_pred >= 0
+    cm = confusion_matrix(y_true[answered], y_pred[answered], len(labels))
+    support = cm.sum(axis=1) + np.bincount(y_true[~answered], minlength=len(labels))
     predicted = cm.sum(axis=0)
     tp = np.diag(cm).astype(float)
     present = support > 0
@@ -23,12 +28,13 @@ def scores(y_true, y_pred, labels: list[str]) -> dict:
     precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
-    total = cm.sum()
+    total = int(support.sum())
     return {
         "uar": float(recall[present].mean()) if present.any() else 0.0,
         "wa": float(tp.sum() / total) if total else 0.0,
         "f1": float(f1[present].mean()) if present.any() else 0.0,
-        "n": int(total),
+        "n": total,
+        "no_answer": int((~answered).sum()),
         "recall": {lab: float(r) for lab, r, p in zip(labels, recall, present) if p},
         "confusion": cm.tolist(),
     }

@@ -20,6 +20,15 @@ WEBRTC_MODE = 3                  # 0 (permissive) .. 3 (aggressive): 3 rejects h
 WEBRTC_FRAME_SECONDS = 0.03
 WEBRTC_RATES = (8000, 16000, 32000, 48000)
 MIN_SPEECH_FRACTION = 0.3        # share of a hop's frames that must hold speech
+LEVEL_FLOOR_DB = -120.0          # level of digital silence, instead of -inf
+
+
+def level_dbfs(x: np.ndarray) -> float:
+    """RMS level in dB relative to full scale (a full-scale sine is -3 dBFS)."""
+    if len(x) == 0:
+        return LEVEL_FLOOR_DB
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+    return max(LEVEL_FLOOR_DB, 20.0 * np.log10(rms)) if rms > 0 else LEVEL_FLOOR_DB
 
 
 class EnergyGate:

@@ -279,7 +279,7 @@ def test_json_and_png_written(emodb, tmp_path):
     report = json.loads((out / "evaluate.json").read_text())
     assert set(report) == {"command", "sernet_edge_version", "model", "options", "corpora", "pooled"}
     assert set(report["corpora"][0]["clips"][0]) == {"file", "speaker", "true", "predicted",
-                                                     "confidence"}
+                                                     "confidence", "speech_seconds"}
 
 
 def test_without_matplotlib_json_still_written(emodb, tmp_path, monkeypatch):

@@ -18,7 +18,7 @@ import pytest
 from sernet_edge.runtime import EmotionClassifier, bundled_clips
 from sernet_edge.stream import sources
 from sernet_edge.stream.pipeline import Pipeline, run
-from sernet_edge.stream.vad import EnergyGate
+from sernet_edge.vad import EnergyGate
 
 SOCKET = Path(os.environ.get("SERNET_PULSE_DIR", "/tmp/sernet-edge-pulse")) / "native"
 SINK = "sernet_null"

@@ -88,7 +88,7 @@ def test_classify_file_is_the_mean_of_its_windows(tiny_models, clips):
 
 def test_short_clip_is_padded_like_training(tiny_models, clips):
     from sernet_edge.features import extract
-    clf = EmotionClassifier(tiny_models["float32"])
+    clf = EmotionClassifier(tiny_models["float32"], vad="off")   # every sample, as training
     x = load_audio(clips[0])
     assert len(x) < clf.features.num_samples
     r = clf.classify_array(x)
@@ -118,15 +118,16 @@ def test_json_and_csv_shapes(tiny_models, clips):
     data = json.loads(res.stdout)
     assert [Path(d["file"]).name for d in data] == [p.name for p in clips[:3]]
     for d in data:
-        assert set(d) == {"file", "label", "confidence", "probabilities", "duration", "windows"}
+        assert set(d) == {"file", "label", "confidence", "probabilities", "duration", "windows",
+                          "speech_seconds", "warnings"}
         assert list(d["probabilities"]) == tiny_models["labels"]
         assert abs(sum(d["probabilities"].values()) - 1) < 1e-4
     res = runner.invoke(main, ["classify", "-m", str(tiny_models["float32"]), "-f", "csv",
                                "--windows", "--hop", "0.5", str(clips[5])])
     rows = list(csv.DictReader(io.StringIO(res.stdout)))
     labels = tiny_models["labels"]
-    assert list(rows[0]) == ["file", "start", "end", "label", "confidence",
-                             *[f"p_{lab}" for lab in labels], "error"]
+    assert list(rows[0]) == ["file", "row", "start", "end", "speech_seconds", "label", "confidence",
+                             *[f"p_{lab}" for lab in labels], "warnings", "error"]
     assert len(rows) == 1 + len(json.loads(runner.invoke(
         main, ["classify", "-m", str(tiny_models["float32"]), "-f", "json", "--hop", "0.5",
                str(clips[5])]).stdout)[0]["windows"])

@@ -31,7 +31,7 @@ from sernet_edge.errors import SernetError
 from sernet_edge.runtime import EmotionClassifier, bundled_clips
 from sernet_edge.stream import sources
 from sernet_edge.stream.pipeline import LISTENING, SILENCE, UNCERTAIN, Event, Pipeline, Ring, Smoother, run
-from sernet_edge.stream.vad import EnergyGate, WebRtcGate, make_gate
+from sernet_edge.vad import EnergyGate, WebRtcGate, make_gate
 from sernet_edge.stream.view import LiveView, summary_text
 
 RATE = 16000

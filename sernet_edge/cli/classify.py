@@ -12,39 +12,55 @@ from pathlib import Path
 import click
 
 from sernet_edge.audio import AUDIO_EXTENSIONS
+from sernet_edge.cli.options import MODEL_HELP, SPEECH_GATE_HELP
+from sernet_edge.vad import VAD_CHOICES
+
+FORMATS = ("table", "json", "csv")
+
+
+EXIT_NO_SPEECH = 3    # every input was read, and some held no speech
 
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="FILE|FOLDER|GLOB...")
-@click.option("-m", "--model", type=click.Path(path_type=str), default=None,
-              help="A .tflite model with its card, or a bundled model by name: emodb, emodb-float16, multi, multi-float16 (default: multi).")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True, help="Output format.")
+@click.option("-m", "--model", type=click.Path(path_type=str), default=None, help=MODEL_HELP)
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Output format (default: from the -o file's .json or .csv, else table).")
 @click.option("--windows", is_flag=True,
               help="Show every window's result, not only the whole-file answer (table and csv).")
 @click.option("--hop", type=float, default=1.0, show_default=True,
-              help="Seconds between windows on audio longer than the model's input.")
+              help="Seconds between windows on speech longer than the model's input.")
+@click.option("--vad", type=click.Choice(VAD_CHOICES), default="auto", show_default=True,
+              help=SPEECH_GATE_HELP)
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Interpreter threads (default: LiteRT's).")
 @click.option("-o", "--output", type=click.Path(path_type=str), default=None,
               help="Write the results to this file (atomically) instead of standard output.")
-def classify(inputs, model, fmt, windows, hop, threads, output):
+def classify(inputs, model, fmt, windows, hop, vad, threads, output):
     """Classify the emotion in each audio file.
 
-    Inputs may be files, folders (searched recursively for audio) or glob patterns. Audio
-    longer than the model's window is cut into windows every --hop seconds; the answer is
-    the mean of the windows' probabilities. A file that fails is reported once, as one
-    `error:` line on standard error, and the rest are still classified; the exit code is then
-    2. The table lists the classified files; JSON and CSV also carry each failed file with
-    its error, so a program reading them accounts for every input.
+    Inputs may be files, folders (searched recursively for audio) or glob patterns. The
+    answer comes from speech only: silence, long pauses and noise below the voice-activity
+    gate are left out, and a file without speech answers `no speech`. Speech longer than the
+    model's window is cut into windows every --hop seconds; the answer is the mean of the
+    windows' probabilities. Each result gives the seconds of speech it was decided on, and
+    warns (here and on standard error) when the input costs accuracy: under 1.5 s of speech,
+    recorded below 16 kHz or with nothing above 4 kHz, or clipped.
+
+    \b
+    Exit codes: 0 every file answered; 3 some file held no speech; 2 some input
+    could not be read (reported as one `error:` line each; the rest are still
+    classified). JSON and CSV also carry each failed file with its error, so a
+    program reading them accounts for every input.
     """
     from sernet_edge.errors import SernetError
     from sernet_edge.runtime import EmotionClassifier
 
+    fmt = fmt or format_for(output)
     files = expand_inputs(inputs)
     if hop <= 0:
         raise SernetError(f"--hop must be positive, got {hop}")
-    clf = EmotionClassifier(model, num_threads=threads, hop_seconds=hop)
+    clf = EmotionClassifier(model, num_threads=threads, hop_seconds=hop, vad=vad)
     results, failures = [], 0
     show_bar = len(files) > 1 and sys.stderr.isatty()
     with click.progressbar(files, label="classifying", file=sys.stderr,
@@ -56,6 +72,9 @@ def classify(inputs, model, fmt, windows, hop, threads, output):
                 failures += 1
                 results.append((path, None, str(e)))
                 click.echo(f"error: {e}", err=True)
+                continue
+            for warning in results[-1][1].warnings:
+                click.echo(f"warning: {path}: {warning['message']}", err=True)
     text = {"table": _table, "json": _json, "csv": _csv}[fmt](results, clf.labels, windows)
     if output:
         from sernet_edge.io import write_text
@@ -64,6 +83,14 @@ def classify(inputs, model, fmt, windows, hop, threads, output):
         click.echo(text, nl=False)
     if failures:
         sys.exit(2)
+    if any(not r.has_speech for _, r, _ in results):
+        sys.exit(EXIT_NO_SPEECH)
+
+
+def format_for(output: str | None) -> str:
+    """The format an output file's name asks for: .json, .csv, else the table."""
+    suffix = Path(output).suffix.lower().lstrip(".") if output else ""
+    return suffix if suffix in ("json", "csv") else "table"
 
 
 def expand_inputs(inputs) -> list[str]:
@@ -92,14 +119,17 @@ def _table(results, labels, windows) -> str:
     if all(r is None for _, r, _ in results):
         return ""   # nothing classified: the error lines are the whole report
     width = max([len(Path(p).name) for p, r, _ in results if r is not None] + [4])
-    lines = [f"{'file':<{width}}  {'emotion':<10} {'conf':>5}  {'secs':>6}  top-3"]
+    lines = [f"{'file':<{width}}  {'emotion':<10} {'conf':>5}  {'secs':>6}  {'speech':>6}  top-3"]
     for path, r, err in results:
         name = Path(path).name
         if err:
             continue   # already reported on standard error, once
-        top3 = sorted(r.probabilities.items(), key=lambda kv: -kv[1])[:3]
-        lines.append(f"{name:<{width}}  {r.label:<10} {r.confidence:5.2f}  {r.duration:6.2f}  "
-                     + "  ".join(f"{k} {v:.2f}" for k, v in top3))
+        top3 = sorted((r.probabilities or {}).items(), key=lambda kv: -kv[1])[:3]
+        conf = f"{r.confidence:5.2f}" if r.has_speech else f"{'-':>5}"
+        flags = "".join(f"  [{w['code']}]" for w in r.warnings)
+        lines.append(f"{name:<{width}}  {r.label:<10} {conf}  {r.duration:6.2f}  "
+                     f"{r.speech_seconds:6.2f}  "
+                     + "  ".join(f"{k} {v:.2f}" for k, v in top3) + flags)
         if windows and len(r.windows) > 1:
             for w in r.windows:
                 lines.append(f"{'':<{width}}    {w.start:6.2f}-{w.end:6.2f} s  {w.label:<10} "
@@ -117,15 +147,20 @@ def _json(results, labels, windows) -> str:
 def _csv(results, labels, windows) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["file", "start", "end", "label", "confidence", *[f"p_{lab}" for lab in labels], "error"])
+    # `row` says what a line is: the whole file's answer, or one window of it
+    w.writerow(["file", "row", "start", "end", "speech_seconds", "label", "confidence",
+                *[f"p_{lab}" for lab in labels], "warnings", "error"])
     for path, r, err in results:
         if err:
-            w.writerow([path, "", "", "", "", *[""] * len(labels), err])
+            w.writerow([path, "file", "", "", "", "", "", *[""] * len(labels), "", err])
             continue
-        w.writerow([path, 0.0, r.duration, r.label, f"{r.confidence:.6f}",
-                    *[f"{r.probabilities[lab]:.6f}" for lab in labels], ""])
+        probs = [f"{r.probabilities[lab]:.6f}" for lab in labels] if r.has_speech else [""] * len(labels)
+        w.writerow([path, "file", 0.0, r.duration, r.speech_seconds, r.label,
+                    f"{r.confidence:.6f}" if r.has_speech else "", *probs,
+                    "; ".join(x["message"] for x in r.warnings), ""])
         if windows:
             for win in r.windows:
-                w.writerow([path, win.start, win.end, win.label, f"{win.confidence:.6f}",
-                            *[f"{win.probabilities[lab]:.6f}" for lab in labels], ""])
+                w.writerow([path, "window", win.start, win.end, "", win.label,
+                            f"{win.confidence:.6f}",
+                            *[f"{win.probabilities[lab]:.6f}" for lab in labels], "", ""])
     return buf.getvalue()

@@ -74,7 +74,8 @@ def convert(model_path, out_dir, precision_opts, seconds_list, calibration_path,
     quantisation, parity and TFLite Micro results) and beside it as <file>.json. Files must
     stay under --max-bytes, except float32. Nothing is written unless every file passes.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from sernet_edge.cli.train import quiet_tensorflow
+    quiet_tensorflow(bool(click.get_current_context().find_root().params.get("debug")))
     from sernet_edge.corpora import load_corpus
     from sernet_edge.errors import SernetError
     from sernet_edge.train import convert as conv
@@ -166,10 +167,17 @@ def _summary(paths, max_bytes: int) -> None:
     for p, c in cards:
         par = c.get("parity") or {}
         if "uar_loss_vs_float32" in par:
-            click.echo(f"{p.name}: UAR {par['uar']:.3f}, {100 * par['uar_loss_vs_float32']:+.2f} points "
-                       f"below {par['uar_loss_reference']} on {par['eval_items']} clips")
+            loss = 100 * par["uar_loss_vs_float32"]
+            side = "below" if loss > 0 else "above" if loss < 0 else "equal to"
+            points = f"{abs(loss):.2f} points " if loss else ""
+            click.echo(f"{p.name}: UAR {par['uar']:.3f}, {points}{side} {par['uar_loss_reference']} "
+                       f"on {par['eval_items']} clips")
     if cards and not cards[0][1].get("parity"):
         click.echo("no parity report: give --eval CORPUS (or a calibration corpus)")
+    note = ((cards[0][1].get("conversion") or {}).get("eval_note") or "") if cards else ""
+    if note.startswith("the calibration clips themselves"):
+        click.echo(f"note: parity was checked on {note}; give --eval CORPUS for a fair check",
+                   err=True)
     for p in paths:
         if p.suffix in (".c", ".h"):
             click.echo(f"wrote {p}")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from sernet_edge.cli.options import corpus_options
+from sernet_edge.cli.options import SPEECH_GATE_HELP, corpus_options
+from sernet_edge.vad import VAD_CHOICES
 
 POOLED = "pooled"
 
@@ -22,7 +23,7 @@ POOLED = "pooled"
               help="Score only clips of these classes (each must be one of the model's).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, metavar="N",
               help="Score at most N clips per corpus, spread evenly over it (same N, same clips).")
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               metavar="DIR",
               help="Also write DIR/evaluate.json (everything, per-clip predictions included), "
                    "DIR/evaluate.txt (the table) and DIR/confusion-<corpus>.png "
@@ -30,18 +31,21 @@ POOLED = "pooled"
 @click.option("--hop", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               metavar="SECONDS",
               help="Seconds between windows on clips longer than the model's input.")
+@click.option("--vad", type=click.Choice(VAD_CHOICES), default="auto", show_default=True,
+              help=SPEECH_GATE_HELP)
 @click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N",
               help="Interpreter threads (default: LiteRT's).")
-def evaluate(model, corpora, labels, limit, output, hop, threads, **corpus_opts):
+def evaluate(model, corpora, labels, limit, output, hop, vad, threads, **corpus_opts):
     """Score MODEL on one or more labelled corpus folders.
 
     \b
-    MODEL is a .tflite file with its card, or a bundled model's name (emodb,
-    emodb-float16, multi, multi-float16).
+    MODEL is a .tflite file with its card, or a bundled model's name (multi,
+    multi-float16, multi-micro, emodb, emodb-float16).
     CORPUS is a folder in any layout `sernet-edge data info` knows.
 
-    Each clip is classified whole, as `classify` does (windows every --hop seconds, mean
-    probabilities); the prediction is the model's most probable class. Clips of classes the
+    Each clip is classified whole, as `classify` does (its speech only, windows every --hop
+    seconds, mean probabilities); the prediction is the model's most probable class, and a
+    clip in which the gate finds no speech counts as wrong (standard error says how many). Clips of classes the
     model does not have are left out (standard error says how many). Standard output gets a
     table per corpus, and pooled over all corpora when there are several: n, UAR (mean
     recall over the classes present), WA (accuracy), macro F1 and each class's recall, in %.
@@ -56,7 +60,7 @@ def evaluate(model, corpora, labels, limit, output, hop, threads, **corpus_opts)
     from sernet_edge.errors import CorpusError
     from sernet_edge.runtime import EmotionClassifier
 
-    clf = EmotionClassifier(model, num_threads=threads, hop_seconds=hop)
+    clf = EmotionClassifier(model, num_threads=threads, hop_seconds=hop, vad=vad)
     wanted = parse_labels(labels, clf.labels)
     loaded = []
     for path in corpora:
@@ -81,6 +85,7 @@ def evaluate(model, corpora, labels, limit, output, hop, threads, **corpus_opts)
                               f"first: {bad[0]['error']}")
         failed += bad
         results.append(corpus_report(corpus, sel, clips, bad, clf.labels))
+        _say_flagged(corpus.name, clips)
     pooled = None
     if len(results) > 1:
         pooled = summary([{**c, "speaker": f"{r['name']}/{c['speaker']}"}
@@ -94,7 +99,8 @@ def evaluate(model, corpora, labels, limit, output, hop, threads, **corpus_opts)
         from sernet_edge import __version__
         report = {"command": "evaluate", "sernet_edge_version": __version__,
                   "model": model_info(clf),
-                  "options": {"labels": wanted, "limit": limit, "hop": hop, **corpus_opts},
+                  "options": {"labels": wanted, "limit": limit, "hop": hop, "vad": vad,
+                              **corpus_opts},
                   "corpora": results, POOLED: pooled}
         write_outputs(output, report, text, clf.labels)
 
@@ -165,6 +171,19 @@ def _say_left_out(name: str, sel: dict) -> None:
                    "the model has no such class" + ("es" if len(gone) > 1 else ""), err=True)
 
 
+def _say_flagged(name: str, clips: list[dict]) -> None:
+    """One line for the clips without speech and for each warning, if any."""
+    from sernet_edge.speech import NO_SPEECH
+    silent = sum(c["predicted"] == NO_SPEECH for c in clips)
+    flags = Counter(code for c in clips for code in c.get("warnings", ()))
+    if silent:
+        click.echo(f"{name}: {silent} clip{'s' if silent > 1 else ''} with no speech found "
+                   "(counted as wrong)", err=True)
+    if flags:
+        click.echo(f"{name}: clips flagged: " + ", ".join(f"{k} {v}" for k, v in sorted(flags.items()))
+                   + " (see classify --help)", err=True)
+
+
 # ---- scoring ----
 
 def score_clip(clf, corpus, item) -> dict:
@@ -175,8 +194,12 @@ def score_clip(clf, corpus, item) -> dict:
         r = clf.classify_file(item.path)
     except SernetError as e:
         return {"file": rel, "speaker": item.speaker, "true": item.label, "error": str(e)}
-    return {"file": rel, "speaker": item.speaker, "true": item.label, "predicted": r.label,
-            "confidence": round(r.confidence, 6)}
+    clip = {"file": rel, "speaker": item.speaker, "true": item.label, "predicted": r.label,
+            "confidence": None if r.confidence is None else round(r.confidence, 6),
+            "speech_seconds": r.speech_seconds}
+    if r.warnings:
+        clip["warnings"] = [w["code"] for w in r.warnings]
+    return clip
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -192,7 +215,7 @@ def summary(clips: list[dict], labels: list[str]) -> dict:
 
     index = {lab: i for i, lab in enumerate(labels)}
     y_true = [index[c["true"]] for c in clips]
-    y_pred = [index[c["predicted"]] for c in clips]
+    y_pred = [index.get(c["predicted"], -1) for c in clips]   # -1: no speech
     out = {"n": len(clips), "counts": {lab: n for lab in labels
                                        if (n := sum(c["true"] == lab for c in clips))},
            "scores": scores(y_true, y_pred, labels)}
@@ -240,8 +263,9 @@ def table(clf, results, pooled) -> str:
 
 
 def write_outputs(out: Path, report: dict, text: str, labels: list[str]) -> None:
-    from sernet_edge.io import write_text
+    from sernet_edge.io import make_dirs, write_text
 
+    make_dirs(out)
     write_text(out / "evaluate.json", compact_json(report) + "\n")
     write_text(out / "evaluate.txt", text)
     from sernet_edge import plots

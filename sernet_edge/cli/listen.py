@@ -8,13 +8,14 @@ import sys
 
 import click
 
+from sernet_edge.cli.options import MODEL_HELP
 from sernet_edge.stream.pipeline import DEFAULT_MIN_SPEECH_SECONDS
-from sernet_edge.stream.vad import DEFAULT_ENERGY_DB, VAD_CHOICES
+from sernet_edge.vad import DEFAULT_ENERGY_DB, VAD_CHOICES
 
 
 @click.command()
 @click.option("-m", "--model", type=click.Path(path_type=str), default=None,
-              help="A .tflite model with its card, or a bundled model by name: emodb, emodb-float16, multi, multi-float16 (default: multi).")
+              help=MODEL_HELP)
 @click.option("-d", "--device", default=None, metavar="INDEX|NAME",
               help="Input device: its index or part of its name (default: the system's default "
                    "input). See --list-devices.")
@@ -75,7 +76,7 @@ def listen(model, device, list_devices, path, realtime, hop, smooth, threshold, 
 
     from sernet_edge.runtime import EmotionClassifier
     from sernet_edge.stream.pipeline import Pipeline, run
-    from sernet_edge.stream.vad import make_gate
+    from sernet_edge.vad import make_gate
     from sernet_edge.stream.view import make_view, summary_text
 
     clf = EmotionClassifier(model, num_threads=threads)

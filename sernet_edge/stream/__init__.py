@@ -16,7 +16,7 @@ from __future__ import annotations
 from sernet_edge.stream.pipeline import (DEFAULT_HOP_SECONDS, DEFAULT_MIN_SPEECH_SECONDS,
                                          DEFAULT_SMOOTH, DEFAULT_THRESHOLD, LISTENING, SILENCE,
                                          UNCERTAIN, Event, Pipeline, Ring, Smoother, Summary, run)
-from sernet_edge.stream.vad import DEFAULT_ENERGY_DB, EnergyGate, WebRtcGate, make_gate
+from sernet_edge.vad import DEFAULT_ENERGY_DB, EnergyGate, WebRtcGate, make_gate
 
 __all__ = ["DEFAULT_HOP_SECONDS", "DEFAULT_MIN_SPEECH_SECONDS", "DEFAULT_SMOOTH",
            "DEFAULT_THRESHOLD", "DEFAULT_ENERGY_DB", "LISTENING", "SILENCE", "UNCERTAIN", "Event",

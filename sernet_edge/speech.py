@@ -1,0 +1,188 @@
+"""Find the speech in a recording, and say what the recording costs the answer.
+
+An answer must come from speech. A file's silence, its pauses and noise below the gate are
+cut out before windowing: the model never hears them, so padding a clip with silence does not
+move its answer, and a file with no speech gets none. The gate is `listen`'s energy gate
+(sernet_edge.vad), decided here on 0.1 s frames, with its floor set by the recording's level: 30 dB
+below its loudest frame, between -60 and listen's -45 dBFS (quiet recordings such as many of
+CREMA-D's peak near -40 dBFS; the model hears every file at one level anyway). Pauses up to
+0.5 s stay in, so words keep their rhythm, and 0.1 s is kept each side of speech for onsets
+and decays under the floor.
+
+Alongside, the speech is checked for what is known to change answers: a recording below
+16 kHz or with no energy above 4 kHz (telephone, low-bitrate codecs), and clipping.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+FRAME_SECONDS = 0.1
+FLOOR_BELOW_PEAK_DB = 30.0
+LOWEST_FLOOR_DB = -60.0          # below it nothing is speech: digital silence, dither, hiss
+MIN_LEVEL_SPREAD_DB = 3.0        # speech varies more (the steadiest CREMA-D clip: 4.9 dB)
+MAX_PAUSE_SECONDS = 1.0          # a pause up to this long stays inside the speech
+HANGOVER_SECONDS = 0.3           # kept before and after speech, if within 15 dB of the floor:
+HANGOVER_RANGE_DB = 15.0         # a decay, not the near-silence a recording is padded with
+MIN_SPEECH_SECONDS = 1.5         # listen's shortest speech: on less, answers are mostly wrong
+NARROWBAND_HZ = 4000.0
+NARROWBAND_DB = -50.0            # energy above 4 kHz this far below the total: none there
+CLIP_LEVEL = 0.99                # a sample this close to full scale counts as clipped
+CLIPPED_FRACTION = 0.001         # of the speech samples
+NO_SPEECH = "no speech"
+
+
+@dataclass
+class Segment:
+    """A stretch of the recording that was kept: `length` samples from `start`, which are
+    samples from `speech_start` of the speech stream."""
+    start: int
+    speech_start: int
+    length: int
+
+
+@dataclass
+class SpeechTrack:
+    """What `speech_only` kept and measured, filled while its stream is read."""
+    rate: int
+    segments: list[Segment] = field(default_factory=list)
+    samples: int = 0                  # of the recording
+    speech_samples: int = 0
+    clipped_samples: int = 0
+    _band_power: np.ndarray | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.samples / self.rate
+
+    @property
+    def speech_seconds(self) -> float:
+        return self.speech_samples / self.rate
+
+    def recording_time(self, speech_sample: int, end: bool = False) -> float:
+        """Seconds into the recording of a sample of the speech stream (`end`: of the end of
+        a stretch that stops before that sample, so it stays in the segment it ends in)."""
+        for seg in reversed(self.segments):
+            if speech_sample > seg.speech_start or (speech_sample == seg.speech_start and not end):
+                return (seg.start + min(speech_sample - seg.speech_start, seg.length)) / self.rate
+        return 0.0
+
+    def high_band_db(self) -> float | None:
+        """Energy above 4 kHz relative to all of it, in dB; None without speech."""
+        if self._band_power is None or self._band_power.sum() <= 0:
+            return None
+        freqs = np.fft.rfftfreq(2 * (len(self._band_power) - 1), 1.0 / self.rate)
+        high = self._band_power[freqs > NARROWBAND_HZ].sum()
+        return float(10 * np.log10(max(high, 1e-30) / self._band_power.sum()))
+
+    def _keep(self, start: int, frame: np.ndarray) -> None:
+        last = self.segments[-1] if self.segments else None
+        if last is not None and last.start + last.length == start:
+            last.length += len(frame)
+        else:
+            self.segments.append(Segment(start, self.speech_samples, len(frame)))
+        self.speech_samples += len(frame)
+        self.clipped_samples += int(np.count_nonzero(np.abs(frame) >= CLIP_LEVEL))
+        spectrum = np.abs(np.fft.rfft(frame * np.hanning(len(frame)), n=_fft_size(self.rate))) ** 2
+        self._band_power = spectrum if self._band_power is None else self._band_power + spectrum
+
+
+def energy_floor(chunks, rate: int) -> float | None:
+    """The gate's energy floor for a recording: 30 dB below its loudest 0.1 s frame, within
+    [-60 dBFS, listen's floor]; None when its level never varies by 3 dB (between its 10th and
+    95th percentile frame): steady hiss, hum or silence, never speech."""
+    from sernet_edge.vad import DEFAULT_ENERGY_DB, level_dbfs
+    size, levels, buf = _fft_size(rate), [], np.zeros(0, np.float32)
+    for chunk in chunks:
+        buf = np.concatenate([buf, np.asarray(chunk, np.float32)])
+        n = len(buf) // size * size
+        levels += [level_dbfs(f) for f in buf[:n].reshape(-1, size)]
+        buf = buf[n:]
+    if len(buf) and not levels:
+        levels.append(level_dbfs(buf))
+    if not levels:
+        return None
+    low, high = np.percentile(levels, [10, 95])
+    if high - low < MIN_LEVEL_SPREAD_DB:
+        return None
+    return float(min(DEFAULT_ENERGY_DB, max(LOWEST_FLOOR_DB, max(levels) - FLOOR_BELOW_PEAK_DB)))
+
+
+def _fft_size(rate: int) -> int:
+    return int(round(FRAME_SECONDS * rate))
+
+
+def speech_only(chunks, gate, rate: int, track: SpeechTrack, floor_db: float | None = None):
+    """Yield the speech of a chunk stream, as `gate` (None: everything is speech) finds it on
+    0.1 s frames, filling `track` as it goes. `floor_db`: the gate's energy floor, below which
+    kept edges may reach 15 dB. A frame is decided once the next second is seen, so at most
+    that much audio is held."""
+    from sernet_edge.vad import level_dbfs
+
+    size = _fft_size(rate)
+    pause = int(round(MAX_PAUSE_SECONDS / FRAME_SECONDS))
+    hang = int(round(HANGOVER_SECONDS / FRAME_SECONDS))
+    ahead: deque = deque()        # (index, start sample, frame, is speech), not yet decided
+    last_speech = None            # index of the newest speech frame already decided
+
+    def decide(index, start, frame, speech) -> bool:
+        nonlocal last_speech
+        if speech:
+            last_speech = index
+            return True
+        after = next((i for i, _, _, s in ahead if s), None)     # within the next second
+        if last_speech is not None and after is not None and after - last_speech - 1 <= pause:
+            return True
+        near = ((last_speech is not None and index - last_speech <= hang)
+                or (after is not None and after - index <= hang))
+        return near and (floor_db is None or level_dbfs(frame) >= floor_db - HANGOVER_RANGE_DB)
+
+    def release(n_left: int):
+        while len(ahead) > n_left:
+            index, start, frame, speech = ahead.popleft()
+            if decide(index, start, frame, speech):
+                track._keep(start, frame)
+                yield frame
+
+    buf = np.zeros(0, np.float32)
+    index = 0
+    for chunk in chunks:
+        buf = np.concatenate([buf, np.asarray(chunk, np.float32)])
+        while len(buf) >= size:
+            frame, buf = buf[:size], buf[size:]
+            ahead.append((index, track.samples, frame, _is_speech(gate, frame, level_dbfs)))
+            track.samples += size
+            index += 1
+            yield from release(pause)
+    if len(buf):
+        ahead.append((index, track.samples, buf, _is_speech(gate, buf, level_dbfs)))
+        track.samples += len(buf)
+    yield from release(0)
+
+
+def _is_speech(gate, frame, level_dbfs) -> bool:
+    return True if gate is None else bool(gate.is_speech(frame, level_dbfs(frame)))
+
+
+def warnings_for(track: SpeechTrack, recorded_rate: int | None) -> list[dict]:
+    """What the recording costs the answer: a list of {"code", "message"}, empty if nothing."""
+    out = []
+    if 0 < track.speech_seconds < MIN_SPEECH_SECONDS:
+        out.append({"code": "short", "message": f"only {track.speech_seconds:.1f} s of speech; "
+                    f"answers on under {MIN_SPEECH_SECONDS:g} s are mostly wrong"})
+    if recorded_rate is not None and recorded_rate < 16000:
+        out.append({"code": "low_rate", "message": f"recorded at {recorded_rate} Hz; the model "
+                    "learnt 16 kHz speech and answers narrowband audio less well"})
+    else:
+        high = track.high_band_db()
+        if high is not None and high < NARROWBAND_DB:
+            out.append({"code": "narrowband", "message": "no energy above 4 kHz (telephone or "
+                        "low-bitrate audio); the model answers such audio less well"})
+    if track.speech_samples and track.clipped_samples >= CLIPPED_FRACTION * track.speech_samples:
+        share = 100 * track.clipped_samples / track.speech_samples
+        out.append({"code": "clipped", "message": f"clipped: {share:.1f} % of the speech samples "
+                    "are at full scale"})
+    return out
