@@ -39,10 +39,12 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
 @click.option("--cv", type=click.IntRange(min=2), default=None, metavar="K",
               help="K speaker-disjoint folds, stratified by corpus and sex (implies "
                    "--protocol cv; 5 if only --protocol cv is given).")
-@click.option("--seconds", type=float, default=3.0, show_default=True, help="Input length.")
+@click.option("--seconds", type=float, default=3.0, show_default=True,
+              help="Input length (with --init NAME: the bundled model's, 3 s, unless given).")
 @click.option("--cmvn/--no-cmvn", default=False, show_default=True,
               help="Per-utterance mean/variance normalisation of each coefficient (stored in "
-                   "the model card, so the device does the same).")
+                   "the model card, so the device does the same). With --init NAME: the "
+                   "bundled model's (on for multi, off for emodb).")
 @click.option("--epochs", type=int, default=300, show_default=True)
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--learning-rate", type=float, default=1e-4, show_default=True)
@@ -69,11 +71,15 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
               help="Draw examples so that classes (and corpora) come equally often; auto: "
                    "corpus for several corpora, none for one.")
 @click.option("--label-smoothing", type=float, default=0.0, show_default=True)
-@click.option("--init", default="", metavar="MODEL.keras|FOLD",
-              help="Start every fold and the final model from this Keras model's weights (e.g. "
-                   "a CREMA-D run's final/model.keras) or a fold's selected weights (RUN/folds/"
-                   "<fold>/); layers of another shape, such as the classifier for other labels, "
-                   "start fresh. The front end must match, apart from the input length.")
+@click.option("--init", default="", metavar="NAME|MODEL.keras|FOLD",
+              help="Start every fold and the final model from a bundled model (multi, emodb: "
+                   "rebuilt from its float16 file, its BatchNorm folded and frozen, so training "
+                   "starts from exactly the shipped model), a Keras model (e.g. a CREMA-D run's "
+                   "final/model.keras) or a fold's selected weights (RUN/folds/<fold>/). Layers "
+                   "of another shape and a classifier for other labels start fresh. The front "
+                   "end must match, apart from the input length: a bundled model brings its own "
+                   "(--cmvn, mels, width), and a different one given is refused, since its "
+                   "weights mean nothing on other features.")
 @click.option("--init-shared-classes/--no-init-shared-classes", default=False, show_default=True,
               help="With --init for other labels: the classifier keeps that model's weights for "
                    "the classes both have; only the new classes start fresh.")
@@ -137,6 +143,7 @@ def train(ctx, corpora, out_dir, corpus_type, subset, speaker_pattern, label_sou
         from sernet_edge.train.recipe import Recipe
         settings = Recipe.from_file(config_file)
         feature_overrides = settings.pop("features", {}) or {}
+    config_keys = set(settings)
     for name in RECIPE_OPTIONS:
         source = ctx.get_parameter_source(name)
         given = source != ParameterSource.DEFAULT or (name == "protocol" and
@@ -148,6 +155,12 @@ def train(ctx, corpora, out_dir, corpus_type, subset, speaker_pattern, label_sou
         if len(settings["augment"]) > 1:
             raise SernetError("--augment none cannot go with another augmentation")
         settings["augment"] = ()
+    if settings["init"]:
+        from sernet_edge.train import bundled
+        if bundled.start_file(settings["init"]) is not None:
+            feature_overrides, settings["width"] = _bundled_start(
+                ctx, settings["init"], feature_overrides, seconds, cmvn,
+                settings["width"] if "width" in config_keys or _given(ctx, "width") else None)
     if ctx.get_parameter_source("seconds") != ParameterSource.DEFAULT or "seconds" not in feature_overrides:
         feature_overrides["seconds"] = seconds
     if ctx.get_parameter_source("cmvn") != ParameterSource.DEFAULT or "cmvn" not in feature_overrides:
@@ -196,6 +209,23 @@ def train(ctx, corpora, out_dir, corpus_type, subset, speaker_pattern, label_sou
                            f"F1 {100 * sc['f1']:.2f}  ({sc['n']} clips)")
     if "final" in report:
         click.echo(f"final model: {out_dir}/final/model.keras")
+
+
+def _given(ctx, name: str) -> bool:
+    return ctx.get_parameter_source(name) != ParameterSource.DEFAULT
+
+
+def _bundled_start(ctx, init, config_features: dict, seconds, cmvn, width):
+    """(feature settings, width) of a run that starts from a bundled model: the model's own.
+    A front-end setting given (--cmvn, a --config file's features) that differs is refused
+    rather than overridden: the user meant something the weights cannot do."""
+    from sernet_edge.train import bundled
+    given = dict(config_features)
+    if _given(ctx, "seconds"):
+        given["seconds"] = seconds
+    if _given(ctx, "cmvn"):
+        given["cmvn"] = cmvn
+    return bundled.front_end(init, given), bundled.width(init, width)
 
 
 def say_licence(data) -> None:

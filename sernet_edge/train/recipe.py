@@ -48,10 +48,11 @@ class Recipe:
                                       # (classes equally often), "corpus" (each corpus and class
                                       # equally often); "auto": none for one corpus, else corpus
     label_smoothing: float = 0.0
-    init: str = ""                    # a Keras model (another run's final/model.keras) or a
-                                      # fold folder of a run (folds/<fold>/) whose weights start
-                                      # every fold and the final model: layers of another shape
-                                      # (the classifier, other labels) start fresh
+    init: str = ""                    # a Keras model (another run's final/model.keras), a
+                                      # fold folder of a run (folds/<fold>/) or a bundled model's
+                                      # name (multi, emodb) whose weights start every fold and
+                                      # the final model: layers of another shape and a
+                                      # classifier for other labels start fresh
     init_shared_classes: bool = False # the classifier keeps the --init model's weights for the
                                       # classes both have (only new classes start fresh)
     freeze_init: bool = False         # layers copied whole from --init do not learn: only the
@@ -100,7 +101,11 @@ class Recipe:
         if (self.freeze_init or self.init_shared_classes) and not self.init:
             raise SernetError("--freeze-init and --init-shared-classes need --init")
         if self.init and not Path(self.init).exists():
-            raise SernetError(f"--init {self.init}: no such model file or fold folder")
+            from sernet_edge.train import bundled
+            if not bundled.is_bundled(self.init):
+                raise SernetError(f"--init {self.init}: no such model file, fold folder or "
+                                  f"bundled model (bundled: {', '.join(bundled.start_names())})")
+            bundled.start_file(self.init)   # an int8-only bundled model is refused here
         if not 0 < self.width <= 4:
             raise SernetError(f"--width must be in (0, 4], got {self.width}")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:

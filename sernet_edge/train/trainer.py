@@ -56,7 +56,12 @@ def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cach
     # the folds do not move with --seed: seeds are compared on the same speakers. Made before
     # settings.json is written, so that a refused protocol (--cv 20 on 8 speakers) leaves
     # nothing that would block the corrected rerun in the same folder
-    all_folds = make_folds(corpus, recipe.protocol, recipe.cv, recipe.val_speakers or None)
+    try:
+        all_folds = make_folds(corpus, recipe.protocol, recipe.cv, recipe.val_speakers or None)
+    except SernetError:
+        if folds != []:
+            raise
+        all_folds = []     # --folds none: only the final model, which one speaker can train
     bad = [i for i in folds or [] if not 0 <= i < len(all_folds)]
     if bad:
         raise SernetError(f"--folds {bad[0]}: the protocol has folds 0-{len(all_folds) - 1}")
@@ -237,8 +242,9 @@ def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: i
          tag: str, epochs: int | None = None, weights=None, epoch_bar=None,
          labels: list[str] | None = None) -> list[dict]:
     """Train with per-epoch checkpoints; resume from `ckpt_dir/last.keras` if present.
-    `labels` names the classes, for `init_shared_classes`."""
+    `labels` names the classes, for `init_shared_classes` and --init's classifier."""
     import keras
+    from sernet_edge.train import bundled
     from sernet_edge.train.model import build_model
 
     epochs = epochs or recipe.epochs
@@ -255,10 +261,13 @@ def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: i
             model = build_model(Xtr.shape[1:], n_classes, recipe.l2, recipe.dropout, recipe.width)
             if recipe.init:
                 shared = labels if recipe.init_shared_classes else None
-                copied, fresh = init_weights(model, recipe.init, shared)
+                copied, fresh = init_weights(model, recipe.init, shared, classes=labels)
                 described = [f"{name} ({note})" if note else name for name, note in fresh.items()]
                 log(f"{tag}: {copied} layers from {recipe.init}"
                     + (f"; fresh: {', '.join(described)}" if fresh else ""))
+                if bundled.is_bundled(recipe.init):   # they hold the folded biases
+                    log(f"{tag}: {bundled.freeze_batchnorm(model)} BatchNorm layers frozen "
+                        "(identity plus the folded bias of the bundled model)")
                 if recipe.freeze_init:
                     frozen = freeze_copied(model, fresh)
                     log(f"{tag}: {frozen} copied layers frozen")
@@ -281,9 +290,13 @@ def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: i
 
 
 def load_init_model(path):
-    """The Keras model that --init names: a `.keras` file, or a fold folder of another run
-    (`folds/<fold>/`, whose best.weights.h5 and the run's settings.json rebuild it)."""
+    """The Keras model that --init names: a `.keras` file, a fold folder of another run
+    (`folds/<fold>/`, whose best.weights.h5 and the run's settings.json rebuild it), or a
+    bundled model's name (rebuilt from its float file: bundled.py)."""
     import keras
+    from sernet_edge.train import bundled
+    if bundled.is_bundled(path):
+        return bundled.rebuild(path)
     path = Path(path)
     if path.is_dir():
         settings = _init_settings(path)
@@ -307,7 +320,12 @@ def _init_settings(fold_dir: Path) -> dict:
 
 def _init_description(path) -> dict | None:
     """What is known of the --init model: the run's settings.json for a fold folder, the
-    card.json beside a final/model.keras; None for a bare model file."""
+    card.json beside a final/model.keras, the card of a bundled model; None for a bare model
+    file."""
+    from sernet_edge.train import bundled
+    card = bundled.start_card(path)
+    if card is not None:
+        return card
     path = Path(path)
     if path.is_dir():
         return _init_settings(path)
@@ -345,21 +363,28 @@ def init_labels(path) -> list[str] | None:
 CLASSIFIER = "emotion"   # the output layer's name (model.py)
 
 
-def init_weights(model, path, labels: list[str] | None = None) -> tuple[int, dict[str, str]]:
+def init_weights(model, path, labels: list[str] | None = None,
+                 classes: list[str] | None = None) -> tuple[int, dict[str, str]]:
     """Copy into `model` the weights of each layer of the Keras model at `path` that has the
     same name and weight shapes (pre-training: a model trained on another corpus or label set).
+    With `classes` (this model's classes), a classifier known to be for other classes (the same
+    number, other names or order) is not copied whole.
     With `labels` (this model's classes) and a classifier for other classes, the classifier's
     weights of the classes both models have are copied too; the others start as initialised.
     Returns (layers copied whole, {name: note} of the layers not copied whole; the note says
     which classes start fresh where the classifier was copied in part, else it is empty)."""
     source = load_init_model(path)
     by_name = {layer.name: layer for layer in source.layers}
+    source_classes = init_labels(path) if classes else None
     copied, fresh = 0, {}
     for layer in model.layers:
         if not layer.weights:
             continue
         src = by_name.get(layer.name)
-        if src is not None and [w.shape for w in src.weights] == [w.shape for w in layer.weights]:
+        other_classes = layer.name == CLASSIFIER and source_classes is not None and \
+            list(source_classes) != list(classes)
+        if src is not None and [w.shape for w in src.weights] == [w.shape for w in layer.weights] \
+                and not other_classes:
             layer.set_weights(src.get_weights())
             copied += 1
             continue
@@ -628,6 +653,7 @@ def finished_folds(run_dir):
 def _train_final(data, extra, origin, corpus, features, recipe, epochs, final_dir: Path, strategy,
                  report, epoch_bar=None):
     import keras
+    from sernet_edge.train import bundled
     from sernet_edge.train.model import architecture
     card_path = final_dir / "card.json"
     if card_path.exists() and (final_dir / "model.keras").exists():
@@ -653,6 +679,7 @@ def _train_final(data, extra, origin, corpus, features, recipe, epochs, final_di
         recompute_bn(model, Xtr)
     with atomic_path(final_dir / "model.keras", suffix=".keras") as tmp:
         model.save(tmp)
+    started = bundled.origin(recipe.init)    # where a bundled start came from, checksum included
     card = model_card.new_card(
         labels=corpus.labels, features=features, precision="keras",
         source={"corpus": corpus.name, "root": str(corpus.root), "items": len(corpus.items),
@@ -661,7 +688,9 @@ def _train_final(data, extra, origin, corpus, features, recipe, epochs, final_di
                 "licence": {name: licence(name) for name in corpus.counts()["corpus"]},
                 "non_commercial": non_commercial(corpus.corpora)},
         metrics={"cross_validation": report.get("overall")},
-        training={"recipe": recipe.to_dict(), "final": info}, architecture=architecture(model))
+        training={"recipe": recipe.to_dict(), "final": info,
+                  **({"init_from": started} if started else {})},
+        architecture=architecture(model))
     write_json(card_path, card)
     return info
 
@@ -711,6 +740,10 @@ def _check_run_settings(out: Path, corpus, features, recipe) -> None:
     settings = {"corpus": corpus.name, "items": len(corpus.items), "labels": corpus.labels,
                 "features": features.to_dict(),
                 "recipe": {k: v for k, v in recipe.to_dict().items() if k != "final_epochs"}}
+    from sernet_edge.train import bundled
+    started = bundled.origin(recipe.init)
+    if started:   # a newer bundled file would mix two starts in one run
+        settings["init_from"] = started
     path = out / "settings.json"
     if path.exists():
         before = json.loads(path.read_text())
