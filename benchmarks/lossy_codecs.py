@@ -15,11 +15,17 @@ condition is compared with the clean WAV of the same clip:
   top drop        mean change of the probability of the clean answer (negative: less sure)
   accuracy, UAR   against the corpus's intended emotion (CREMA-D: 6 classes, no boredom)
 
-Two sets of clips:
-  CREMA-D    a corpus the model never saw (other speakers, language, microphones): a fixed
-             sample of 50 clips per emotion, each from a different actor (seed below)
-  EMO-DB     all 408 clips; the model was trained on these speakers (03, 08-14), so its
-             answers there are optimistic and the changes are measured on familiar voices
+Also per condition: `flagged`, the share of clips whose result carries a warning about the
+input (narrowband or a rate below 16 kHz: what `classify` says on such input), and `no speech`.
+A clip answered "no speech" counts as uniform probabilities.
+
+Sets of clips (`--corpus` takes any layout `sernet-edge data info` knows: for the default
+`multi` model, which heard every CREMA-D and EMO-DB speaker, an evaluation-only corpus such
+as nEMO is the unseen one):
+  CREMA-D    a fixed sample of 50 clips per emotion, each from a different actor (seed
+             below): unseen by the 7-class EMO-DB-only model this was first run with, heard
+             in training by the bundled multi and emodb models
+  EMO-DB     all 408 clips; every bundled model was trained on these speakers (03, 08-14)
 
     python benchmarks/lossy_codecs.py --crema-d /work/data/crema-d --emodb ../shared/data/emodb \\
         --out benchmarks/results/codecs-2026-11-25.json
@@ -49,7 +55,7 @@ from sernet_edge.audio import SAMPLE_RATE, load_audio
 from sernet_edge.bench.timing import machine_info
 from sernet_edge.io import write_text
 from sernet_edge.metrics import scores
-from sernet_edge.runtime import EmotionClassifier, bundled_clips, bundled_model_path
+from sernet_edge.runtime import EmotionClassifier, bundled_clips
 
 # name -> (file extension, ffmpeg output options); the input is the corpus's 16 kHz WAV
 CONDITIONS = {
@@ -96,6 +102,20 @@ def crema_sample(root: Path, per_emotion: int = CREMA_PER_EMOTION, seed: int = S
     return out
 
 
+def corpus_sample(folder: Path, labels, per_emotion: int, seed: int = SEED):
+    """(corpus, [(path, emotion, speaker)]): up to `per_emotion` clips of each of the model's
+    classes the corpus has, drawn at random (the same seed, the same clips)."""
+    from sernet_edge.corpora import load_corpus
+    corpus = load_corpus(folder)
+    rng = np.random.default_rng(seed)
+    out = []
+    for emotion in labels:
+        items = sorted((it for it in corpus.items if it.label == emotion), key=lambda it: str(it.path))
+        for i in sorted(rng.choice(len(items), size=min(per_emotion, len(items)), replace=False)) if items else []:
+            out.append((items[i].path, emotion, items[i].speaker))
+    return corpus, out
+
+
 def emodb_clips(root: Path) -> list[tuple[Path, str, str]]:
     wav = root / "wav" if (root / "wav").is_dir() else root
     return [(p, EMODB_EMOTIONS[p.stem[5]], p.stem[:2]) for p in sorted(wav.glob("*.wav"))
@@ -133,8 +153,13 @@ def measure(clf, ffmpeg: str, clips, progress: str) -> list[dict]:
 
 
 def probs(clf, path, condition=("wav", None)) -> list[float]:
+    """The answer's probabilities (uniform for "no speech"), then 1 if the result warns of
+    narrowband input, then 1 if it found no speech."""
     r = classify(clf, path, condition)
-    return [round(r.probabilities[lab], 5) for lab in clf.labels]
+    flagged = int(any(w["code"] in ("narrowband", "low_rate") for w in r.warnings))
+    if r.probabilities is None:
+        return [round(1 / len(clf.labels), 5)] * len(clf.labels) + [flagged, 1]
+    return [round(r.probabilities[lab], 5) for lab in clf.labels] + [flagged, 0]
 
 
 def classify(clf, path, condition=("wav", None)):
@@ -150,11 +175,13 @@ def classify(clf, path, condition=("wav", None)):
 
 def summarise(rows: list[dict], labels: list[str]) -> dict:
     truth = [labels.index(r["emotion"]) for r in rows]
-    clean = np.array([r["clean"] for r in rows])
+    n = len(labels)
+    clean = np.array([r["clean"][:n] for r in rows])
     clean_top = clean.argmax(axis=1)
     out = {}
     for name in ["clean", *CONDITIONS]:
-        p = np.array([r[name] for r in rows])
+        full = np.array([r[name] for r in rows])
+        p = full[:, :n]
         s = scores(truth, p.argmax(axis=1), labels)   # UAR over the emotions the corpus has
         idx = np.arange(len(rows))
         out[name] = {
@@ -164,6 +191,8 @@ def summarise(rows: list[dict], labels: list[str]) -> dict:
             "max_abs_dp": float(np.max(np.abs(p - clean))),
             "top_drop": float(np.mean(p[idx, clean_top] - clean[idx, clean_top])),
             "accuracy": float(s["wa"]), "uar": float(s["uar"]),
+            "flagged": float(np.mean(full[:, n])) if full.shape[1] > n else None,
+            "no_speech": float(np.mean(full[:, n + 1])) if full.shape[1] > n + 1 else None,
         }
     return out
 
@@ -174,10 +203,10 @@ def bundled_examples(clf, ffmpeg: str) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         for path in bundled_clips():
             r = clf.classify_file(path)
-            row = {"file": path.name, "clean": [r.label, round(r.confidence, 3)]}
+            row = {"file": path.name, "clean": [r.label, round(r.confidence or 0, 3)]}
             for name in CONDITIONS:
                 c = classify(clf, encode(ffmpeg, path, Path(tmp), name), CONDITIONS[name])
-                row[name] = [c.label, round(c.confidence, 3)]
+                row[name] = [c.label, round(c.confidence or 0, 3)]
             out.append(row)
     return out
 
@@ -202,21 +231,21 @@ def markdown(result: dict) -> str:
              f"every 1 s, mean probabilities); ffmpeg {result['ffmpeg']}; {m.get('cpu', '?')}, "
              f"{m.get('platform', '?')}, Python {m.get('python', '?')}, numpy {m.get('numpy', '?')}. "
              "Each condition is compared with the clean WAV of the same clip.", ""]
-    for key, title in (("crema_d", "CREMA-D: unseen speakers and corpus"),
-                       ("emodb", "EMO-DB: the speakers the model was trained on")):
-        if key not in result["corpora"]:
-            continue
-        c = result["corpora"][key]
+    for key, c in result["corpora"].items():
+        title = c.get("title") or {"crema_d": "CREMA-D", "emodb": "EMO-DB"}.get(key, key)
+        flags = "flagged" in c["summary"]["clean"]
         lines += [f"## {title} ({c['summary']['clean']['n']} clips)", "", c["note"], "",
-                  "| condition | label changed | mean abs. dp | top-class change | accuracy | UAR |",
-                  "|---|---:|---:|---:|---:|---:|"]
+                  "| condition | label changed | mean abs. dp | top-class change | accuracy | UAR |"
+                  + (" flagged narrowband | no speech |" if flags else ""),
+                  "|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if flags else "")]
         for name, s in c["summary"].items():
             text = "clean WAV" if name == "clean" else CONDITION_TEXT[name]
             changed = "-" if name == "clean" else f"{100 * s['label_changed']:.1f}%"
             dp = "-" if name == "clean" else f"{s['mean_abs_dp']:.3f}"
             top = "-" if name == "clean" else f"{s['top_drop']:+.3f}"
             lines.append(f"| {text} | {changed} | {dp} | {top} | {100 * s['accuracy']:.1f} | "
-                         f"{100 * s['uar']:.1f} |")
+                         f"{100 * s['uar']:.1f} |" + (f" {100 * s['flagged']:.1f}% | "
+                                                     f"{100 * s['no_speech']:.1f}% |" if flags else ""))
         lines.append("")
     lines += ["## The bundled clips", "", "| clip | clean | " + " | ".join(CONDITIONS) + " |",
               "|---|---|" + "---|" * len(CONDITIONS)]
@@ -232,6 +261,10 @@ def main() -> None:
     ap.add_argument("--emodb", type=Path, default=None, help="EMO-DB folder (with wav/)")
     ap.add_argument("--per-emotion", type=int, default=CREMA_PER_EMOTION)
     ap.add_argument("--limit", type=int, default=None, help="at most this many clips per corpus (a quick look)")
+    ap.add_argument("--corpus", type=Path, action="append", default=[],
+                    help="any corpus folder (repeatable): --per-emotion clips per emotion drawn "
+                         "over its speakers")
+    ap.add_argument("-m", "--model", default="multi", help="bundled model name or .tflite file")
     ap.add_argument("--out", type=Path, required=True, help="JSON file; the .md goes beside it")
     args = ap.parse_args()
 
@@ -239,8 +272,8 @@ def main() -> None:
     if ffmpeg is None:
         sys.exit("ffmpeg is needed: apt install ffmpeg")
     version = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True).stdout.split()[2]
-    clf = EmotionClassifier(num_threads=1)
-    result = {"date": date.today().isoformat(), "model": bundled_model_path().name,
+    clf = EmotionClassifier(args.model, num_threads=1)
+    result = {"date": date.today().isoformat(), "model": clf.path.name,
               "ffmpeg": version, "machine": machine_info(),
               "conditions": {k: {"text": CONDITION_TEXT[k], "container": v[0],
                                  **({"ffmpeg": v[1]} if v[0] else {"lowpass_hz": v[1]})}
@@ -250,13 +283,17 @@ def main() -> None:
     if args.crema_d:
         sets.append(("crema_d", crema_sample(args.crema_d, args.per_emotion),
                      f"{args.per_emotion} clips per emotion, each from a different actor, drawn "
-                     f"with seed {SEED} (`crema_sample`); speakers, language and recording setup "
-                     "the model never saw."))
+                     f"with seed {SEED} (`crema_sample`)."))
     if args.emodb:
         sets.append(("emodb", emodb_clips(args.emodb),
-                     "All EMO-DB clips. The bundled model was trained on these speakers (03, "
+                     "All EMO-DB clips. The bundled models were trained on these speakers (03, "
                      "08-14), so accuracy here is optimistic; the changes are measured on voices "
-                     "it knows."))
+                     "they know."))
+    for folder in args.corpus:
+        corpus, clips = corpus_sample(folder, clf.labels, args.per_emotion)
+        sets.append((corpus.name, clips,
+                     f"{corpus.name}: up to {args.per_emotion} clips per emotion the model has, "
+                     f"drawn over its speakers with seed {SEED} (`corpus_sample`)."))
     for key, clips, note in sets:
         clips = clips[:args.limit] if args.limit else clips
         rows = measure(clf, ffmpeg, clips, key)

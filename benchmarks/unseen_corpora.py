@@ -113,10 +113,10 @@ class KeepProbabilities:
 
 
 def score_model(model: str, corpora: list, hop: float, threads: int | None,
-                limit: int | None) -> dict:
+                limit: int | None, vad: str = "auto") -> dict:
     """`evaluate`'s report of one model on every corpus, with each clip's shared-class answer
     (`predicted_shared`) and its scores (`shared_classes`), the mean UARs and the machine."""
-    clf = EmotionClassifier(model, num_threads=threads, hop_seconds=hop)
+    clf = EmotionClassifier(model, num_threads=threads, hop_seconds=hop, vad=vad)
     keep = KeepProbabilities(clf)
     machine, start = machine_info(), time.monotonic()
     results = []
@@ -146,7 +146,7 @@ def score_model(model: str, corpora: list, hop: float, threads: int | None,
               f"shared classes {100 * sh['uar']:6.2f}  ({report['seconds']:.0f} s)", file=sys.stderr)
     return {"command": "unseen_corpora", "sernet_edge_version": __version__, "commit": commit(),
             "name": model_name(model), "model": model_info(clf),
-            "options": {"hop": hop, "threads": threads, "limit": limit},
+            "options": {"hop": hop, "threads": threads, "limit": limit, "vad": clf.vad},
             "machine": machine, "wall_seconds": round(time.monotonic() - start, 1),
             "mean_uar": sum(r["scores"]["uar"] for r in results) / len(results),
             "mean_uar_shared_classes": sum(r["shared_classes"]["scores"]["uar"] for r in results)
@@ -266,12 +266,13 @@ def main() -> int:
     ap.add_argument("--hop", type=float, default=1.0, help="seconds between windows (evaluate's default)")
     ap.add_argument("--threads", type=int, default=1, help="interpreter threads")
     ap.add_argument("--limit", type=int, default=None, help="at most N clips per corpus, spread evenly")
+    ap.add_argument("--vad", default="auto", help="speech gate, as evaluate's --vad (off: every sample)")
     args = ap.parse_args()
     out = args.out or REPO / "benchmarks" / "results" / f"{SUMMARY}-{date.today().isoformat()}"
     try:
         corpora = load_development_corpora(corpus_folders(args.corpora))
         for model in args.model or list(bundled_models()):
-            report = score_model(model, corpora, args.hop, args.threads, args.limit)
+            report = score_model(model, corpora, args.hop, args.threads, args.limit, args.vad)
             write_text(out / f"{report['name']}.json", compact_json(report) + "\n")
         write_summary(out)
     except SernetError as e:

@@ -1,6 +1,6 @@
 """Confusion-matrix images, on the device side: `evaluate` and the trainer both draw them.
 
-matplotlib is optional (`pip install 'sernet-edge[bench]'`) and imported only when a picture
+matplotlib is optional (the `[bench]` extra) and imported only when a picture
 is drawn, so importing this module costs nothing and needs nothing beyond numpy."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 
 from sernet_edge.io import atomic_path
 
-INSTALL_HINT = "pip install 'sernet-edge[bench]'"
+INSTALL_HINT = "the [bench] extra: pip install '.[bench]' in the sernet-edge folder"
 
 
 def _plt():

@@ -72,7 +72,7 @@ def import_webrtcvad():
     try:
         import webrtcvad
     except ImportError:
-        raise SernetError("WebRTC VAD is not installed: pip install 'sernet-edge[vad]' "
+        raise SernetError("WebRTC VAD is not installed: the [vad] extra: pip install '.[vad]' in the sernet-edge folder "
                           "(or use --vad energy)") from None
     return webrtcvad
 

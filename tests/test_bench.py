@@ -232,7 +232,7 @@ def test_light_sernet_against_paper(light_sernet, seconds):
     assert keras_model.count_params() == 463_431
     assert s["params"] == expected == 460_743
     if seconds == 3:
-        assert s["peak_activation_bytes"] == 1_648_640   # REFERENCE.md; the paper's 1610 KiB
+        assert s["peak_activation_bytes"] == 1_648_640   # the paper's 1610 KiB
     assert s["peak_activation_bytes"] / 1024 == pytest.approx(PAPER_PEAK_KIB[seconds], abs=1)
     assert s["uncounted_ops"] == []
 

@@ -292,7 +292,7 @@ def test_without_matplotlib_json_still_written(emodb, tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["evaluate", str(MODEL), str(emodb), "-o", str(out)])
     code, err = result.exit_code, result.stderr
     assert code == 0
-    assert err.count("\n") == 1 and "pip install 'sernet-edge[bench]'" in err
+    assert err.count("\n") == 1 and "pip install '.[bench]'" in err
     assert sorted(p.name for p in out.iterdir()) == ["evaluate.json", "evaluate.txt"]
 
 

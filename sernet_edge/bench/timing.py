@@ -280,7 +280,7 @@ def process_memory(model: Path, audio: Path, seconds: float | None = None) -> di
 def micro_arena(model: Path, peak_activation_bytes: int) -> dict:
     """Arena TFLite Micro allocates for the model file (reference kernels, host build)."""
     if importlib.util.find_spec("tflite_micro") is None:
-        return {"skipped": "tflite-micro not installed (pip install 'sernet-edge[micro]')"}
+        return {"skipped": "tflite-micro not installed (the [micro] extra: pip install '.[micro]' in the sernet-edge folder)"}
     arena = 2 * peak_activation_bytes + (1 << 20)
     code, _, _, err = run_child(MICRO_CHILD, [model, arena])
     found = {k: int(v) for k, v in ARENA_LINE.findall(err)}

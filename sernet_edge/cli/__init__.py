@@ -63,7 +63,7 @@ def main(debug):
 
     \b
     Device side (no TensorFlow):  classify, evaluate, listen, bench, data
-    Training side (pip install 'sernet-edge[train]'):  train, convert
+    Training side (the [train] extra):  train, convert
     """
 
 

@@ -11,9 +11,9 @@ import click
               help="Folder for the C files (created if missing; existing files are replaced).")
 def export_c(model, out_dir):
     """Write MODEL (a full-int8 .tflite with its card, or a bundled name: multi-micro) as C:
-    the model array, the card's facts (sernet_card.h), the MFCC front end generated from the
-    card's feature settings (sernet_frontend.c/.h: C99, float32, no heap) and an example
-    main.c. See docs/microcontrollers.md."""
+    the model array (C11, for `alignas`; also C++), the card's facts (sernet_card.h), the MFCC
+    front end generated from the card's feature settings (sernet_frontend.c/.h: C99, float32,
+    no heap) and an example main.c. See docs/microcontrollers.md."""
     from sernet_edge.card import read_card
     from sernet_edge.export_c import export_c as write
     from sernet_edge.runtime import resolve_model

@@ -51,7 +51,7 @@ def import_sounddevice():
                                "sudo apt install libportaudio2") from None
     except ImportError:
         raise MicrophoneError("sounddevice is not installed: "
-                              "pip install 'sernet-edge[mic]'") from None
+                              "the [mic] extra: pip install '.[mic]' in the sernet-edge folder") from None
     return sounddevice
 
 

@@ -409,7 +409,7 @@ def _micro_wanted(micro_check, precisions) -> bool:
     if micro_check is None:
         return micro_available()
     if micro_check and not micro_available():
-        raise SernetError("--micro-check needs the tflite-micro package (pip install 'sernet-edge[micro]')")
+        raise SernetError("--micro-check needs the tflite-micro package (the [micro] extra: pip install '.[micro]' in the sernet-edge folder)")
     return bool(micro_check)
 
 

@@ -396,7 +396,11 @@ def init_weights(model, path, labels: list[str] | None = None,
                 for c in both:
                     w[..., labels.index(c)] = s[..., theirs.index(c)]
             layer.set_weights(weights)
-            fresh[layer.name] = f"classes {', '.join(c for c in labels if c not in theirs)}"
+            new = [c for c in labels if c not in theirs]
+            if new:
+                fresh[layer.name] = f"classes {', '.join(new)}"
+            else:
+                copied += 1      # the same classes in another order: every one copied
         else:
             fresh[layer.name] = ""
     if not copied:
