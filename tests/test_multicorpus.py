@@ -294,6 +294,7 @@ def test_per_speaker_mean_over_seeds_keeps_only_speakers_every_seed_scored():
 def test_channel_shift_pairs_runs_scored_in_earlier_files(tmp_path):
     """experiments/tools/channel_shift.py --earlier: runs whose fold weights are gone come from the
     files that scored them, and the last run is paired per speaker with each of the others."""
+    pytest.importorskip("keras", reason="channel_shift.py imports the trainer, which needs Keras (the [train] extra)")
     import subprocess
     import sys
     script = Path(__file__).resolve().parents[1] / "experiments" / "tools" / "channel_shift.py"
@@ -326,6 +327,7 @@ def test_channel_shift_pairs_runs_scored_in_earlier_files(tmp_path):
 def test_channel_shift_scores_a_single_run_without_pairing(tmp_path):
     """experiments/tools/channel_shift.py with one run: scored (here taken from an earlier file), nothing
     to pair it with, so no `paired` section; with none at all it refuses."""
+    pytest.importorskip("keras", reason="channel_shift.py imports the trainer, which needs Keras (the [train] extra)")
     import subprocess
     import sys
     script = Path(__file__).resolve().parents[1] / "experiments" / "tools" / "channel_shift.py"

@@ -35,6 +35,7 @@ def fake_pack(sweep, tmp_path):
 
 
 def test_draws_match_the_keras_trainer(sweep, tmp_path):
+    pytest.importorskip("keras", reason="sernet_edge.train.trainer needs Keras (the [train] extra)")
     from sernet_edge.train.trainer import sample_weights
     pack = fake_pack(sweep, tmp_path)
     idx = np.array([0, 2, 3, 4, 6, 7])     # a training subset, as a split gives
