@@ -106,6 +106,11 @@ def test_bundled_names_and_paths(tmp_path, monkeypatch):
     with pytest.raises(SernetError, match="multi-micro: this bundled model is int8 only"):
         bundled.start_file("multi-micro")
     assert bundled.start_file("nosuch") is None and bundled.start_file("") is None
+    path = bundled.start_file("multi")         # a float .tflite by path starts a run too
+    assert bundled.start_file(str(path)) == path
+    assert bundled.origin(str(path))["path"] == str(path) and "bundled" not in bundled.origin(str(path))
+    with pytest.raises(SernetError, match="precision int8; training starts from a float16"):
+        bundled.start_file(str(path.with_name("light-sernet-multi-3s-int8.tflite")))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "multi").mkdir()       # a path the user has wins over a bundled name
     assert not bundled.is_bundled("multi") and bundled.origin("multi") is None

@@ -40,11 +40,11 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
               help="K speaker-disjoint folds, stratified by corpus and sex (implies "
                    "--protocol cv; 5 if only --protocol cv is given).")
 @click.option("--seconds", type=float, default=3.0, show_default=True,
-              help="Input length (with --init NAME: the bundled model's, 3 s, unless given).")
+              help="Input length (with --init NAME or a .tflite: that model's unless given).")
 @click.option("--cmvn/--no-cmvn", default=False, show_default=True,
               help="Per-utterance mean/variance normalisation of each coefficient (stored in "
-                   "the model card, so the device does the same). With --init NAME: the "
-                   "bundled model's (on for multi, off for emodb).")
+                   "the model card, so the device does the same). With --init NAME or a "
+                   ".tflite: that model's (on for multi, off for emodb).")
 @click.option("--epochs", type=int, default=300, show_default=True)
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--learning-rate", type=float, default=1e-4, show_default=True)
@@ -71,15 +71,16 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
               help="Draw examples so that classes (and corpora) come equally often; auto: "
                    "corpus for several corpora, none for one.")
 @click.option("--label-smoothing", type=float, default=0.0, show_default=True)
-@click.option("--init", default="", metavar="NAME|MODEL.keras|FOLD",
-              help="Start every fold and the final model from a bundled model (multi, emodb: "
-                   "rebuilt from its float16 file, its BatchNorm folded and frozen, so training "
-                   "starts from exactly the shipped model), a Keras model (e.g. a CREMA-D run's "
-                   "final/model.keras) or a fold's selected weights (RUN/folds/<fold>/). Layers "
-                   "of another shape and a classifier for other labels start fresh. The front "
-                   "end must match, apart from the input length: a bundled model brings its own "
-                   "(--cmvn, mels, width), and a different one given is refused, since its "
-                   "weights mean nothing on other features.")
+@click.option("--init", default="", metavar="NAME|MODEL|FOLD",
+              help="Start every fold and the final model from a bundled model (multi, emodb) or "
+                   "a float .tflite from convert (rebuilt from the float file, its BatchNorm "
+                   "folded and frozen, so training starts from exactly that model), a Keras "
+                   "model (e.g. a CREMA-D run's final/model.keras) or a fold's selected weights "
+                   "(RUN/folds/<fold>/). Layers of another shape and a classifier for other "
+                   "labels start fresh. The front end must match, apart from the input length: "
+                   "a bundled model or .tflite brings its own (--cmvn, mels, width), and a "
+                   "different one given is refused, since its weights mean nothing on other "
+                   "features.")
 @click.option("--init-shared-classes/--no-init-shared-classes", default=False, show_default=True,
               help="With --init for other labels: the classifier keeps that model's weights for "
                    "the classes both have; only the new classes start fresh.")

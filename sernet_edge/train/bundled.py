@@ -1,5 +1,6 @@
 """Start training from a bundled model (`train --init multi`): its Keras network rebuilt from
-the bundled float16 .tflite file.
+the bundled float16 .tflite file. Any float .tflite that `convert` wrote (with its card) starts
+a run the same way (`--init model-float16.tflite`).
 
 The bundled models ship as .tflite only. Their float16 file holds every weight of the trained
 network at float16 precision, with each BatchNormalization folded into the convolution before
@@ -77,8 +78,15 @@ def _float_file(init) -> Path | None:
 
 
 def start_file(init) -> Path | None:
-    """The float .tflite that the weights of bundled `init` come from; None where `init` is no
-    bundled name; SernetError for a bundled model with no float file (int8 only)."""
+    """The float .tflite that the weights of `init` come from: a bundled model's float file, or
+    `init` itself where it is a .tflite file; None for any other --init. SernetError for a
+    bundled model with no float file (int8 only) and for an int8 file."""
+    if init and str(init).endswith(".tflite") and Path(init).is_file():
+        precision = read_card(init)["precision"]
+        if precision not in FLOAT_PRECISIONS:
+            raise SernetError(f"--init {init}: precision {precision}; training starts from a "
+                              "float16 or float32 file")
+        return Path(init)
     if not is_bundled(init):
         return None
     path = _float_file(init)
@@ -88,6 +96,11 @@ def start_file(init) -> Path | None:
     return path
 
 
+def from_tflite(init) -> bool:
+    """Whether --init `init` is rebuilt from a .tflite file (a bundled name or a file)."""
+    return start_file(init) is not None
+
+
 def start_card(init) -> dict | None:
     """The card of the float file that bundled `init` starts from; None for other --init."""
     path = start_file(init)
@@ -95,13 +108,15 @@ def start_card(init) -> dict | None:
 
 
 def origin(init) -> dict | None:
-    """What a run's card records of a bundled start: the name given, the file the weights came
-    from and its weights checksum (as its card has it), its classes and network."""
+    """What a run's card records of a start from a .tflite: the bundled name given (or the
+    path), the file the weights came from and its weights checksum (as its card has it), its
+    classes and network."""
     card = start_card(init)
     if card is None:
         return None
     path = start_file(init)
-    return {"bundled": str(init), "file": path.name, "weights_sha256": card["weights_sha256"],
+    named = {"bundled": str(init)} if is_bundled(init) else {"path": str(init)}
+    return {**named, "file": path.name, "weights_sha256": card["weights_sha256"],
             "precision": card["precision"], "labels": list(card["labels"]),
             "filters": list(folded_weights(path)["filters"]),
             "batchnorm": "folded into the convolutions; identity plus the folded bias, frozen"}
@@ -203,8 +218,9 @@ def folded_weights(path: Path) -> dict:
 
 
 def rebuild(init):
-    """The Keras Light-SERNet of bundled `init` (its float file's function, BatchNormalization
-    identity plus the folded bias), checked against the file on a probe input."""
+    """The Keras Light-SERNet of `init` (a bundled name or a float .tflite: the float file's
+    function, BatchNormalization identity plus the folded bias), checked against the file's
+    card (weights_sha256) and on a probe input."""
     from sernet_edge.tflite_file import read_model, weights_sha256
     from sernet_edge.train.model import build_model
     path = start_file(init)

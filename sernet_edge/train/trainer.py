@@ -265,9 +265,9 @@ def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: i
                 described = [f"{name} ({note})" if note else name for name, note in fresh.items()]
                 log(f"{tag}: {copied} layers from {recipe.init}"
                     + (f"; fresh: {', '.join(described)}" if fresh else ""))
-                if bundled.is_bundled(recipe.init):   # they hold the folded biases
+                if bundled.from_tflite(recipe.init):   # they hold the folded biases
                     log(f"{tag}: {bundled.freeze_batchnorm(model)} BatchNorm layers frozen "
-                        "(identity plus the folded bias of the bundled model)")
+                        "(identity plus the folded bias of the .tflite model)")
                 if recipe.freeze_init:
                     frozen = freeze_copied(model, fresh)
                     log(f"{tag}: {frozen} copied layers frozen")
@@ -292,10 +292,10 @@ def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: i
 def load_init_model(path):
     """The Keras model that --init names: a `.keras` file, a fold folder of another run
     (`folds/<fold>/`, whose best.weights.h5 and the run's settings.json rebuild it), or a
-    bundled model's name (rebuilt from its float file: bundled.py)."""
+    bundled model's name or a float .tflite (rebuilt from the float file: bundled.py)."""
     import keras
     from sernet_edge.train import bundled
-    if bundled.is_bundled(path):
+    if bundled.from_tflite(path):
         return bundled.rebuild(path)
     path = Path(path)
     if path.is_dir():
@@ -320,8 +320,8 @@ def _init_settings(fold_dir: Path) -> dict:
 
 def _init_description(path) -> dict | None:
     """What is known of the --init model: the run's settings.json for a fold folder, the
-    card.json beside a final/model.keras, the card of a bundled model; None for a bare model
-    file."""
+    card.json beside a final/model.keras, the card of a bundled model or .tflite; None for a
+    bare model file."""
     from sernet_edge.train import bundled
     card = bundled.start_card(path)
     if card is not None:
@@ -683,7 +683,7 @@ def _train_final(data, extra, origin, corpus, features, recipe, epochs, final_di
         recompute_bn(model, Xtr)
     with atomic_path(final_dir / "model.keras", suffix=".keras") as tmp:
         model.save(tmp)
-    started = bundled.origin(recipe.init)    # where a bundled start came from, checksum included
+    started = bundled.origin(recipe.init)    # where a .tflite start came from, checksum included
     card = model_card.new_card(
         labels=corpus.labels, features=features, precision="keras",
         source={"corpus": corpus.name, "root": str(corpus.root), "items": len(corpus.items),
