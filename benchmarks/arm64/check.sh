@@ -3,6 +3,7 @@
 # with the same commands on this x86-64 host. Root only. See benchmarks/arm64/README.md.
 #   sudo bash benchmarks/arm64/check.sh            # build or reuse the root, check, write results
 #   sudo bash benchmarks/arm64/check.sh --root-only
+#   bash benchmarks/arm64/check.sh --result-name   # the result stem a run would write now
 set -euo pipefail
 
 die() { echo "arm64-check: error: $*" >&2; exit 1; }
@@ -14,7 +15,7 @@ CACHE=${SERNET_ARM64_CACHE:-/var/cache/sernet-edge-arm64}
 ROOT="$CACHE/bookworm-arm64"
 MIRROR=${SERNET_ARM64_MIRROR:-http://deb.debian.org/debian}
 HOST_PY=${SERNET_ARM64_HOST_PYTHON:-$REPO/.venv/bin/python}
-DATE=${SERNET_ARM64_DATE:-2026-12-01}
+DATE=${SERNET_ARM64_DATE:-$(date -u +%F)}
 OUTDIR=${SERNET_ARM64_OUTDIR:-$REPO/benchmarks/results}
 # the emulated CPU: a Raspberry Pi 4's Cortex-A72 (ARMv8.0: no dot-product or fp16 arithmetic),
 # so LiteRT's XNNPACK picks the kernels it would pick on a Pi 4; cortex-a76 is a Pi 5
@@ -23,6 +24,23 @@ CPU=${SERNET_ARM64_CPU:-cortex-a72}
 # pip.conf's cert): pip in the root is given the same bundle; empty for none
 CA=${SERNET_ARM64_CA_BUNDLE-${PIP_CERT:-$(sed -n 's/^cert *= *//p' /etc/pip.conf 2>/dev/null | head -1)}}
 NICE=(nice -n "${SERNET_ARM64_NICE:-10}")
+
+# result_stem: OUTDIR/arm64-DATE, or -2, -3, ... when a result of that name exists: a committed
+# result stays as it was measured
+result_stem() {
+  local stem="$OUTDIR/arm64-$DATE" n=1
+  while [ -e "$stem.json" ] || [ -e "$stem.md" ]; do
+    n=$(( n + 1 ))
+    stem="$OUTDIR/arm64-$DATE-$n"
+  done
+  echo "$stem"
+}
+[[ $DATE =~ ^[0-9A-Za-z._-]+$ ]] || die "SERNET_ARM64_DATE must be a date or run id of letters, digits, . _ - (got '$DATE')"
+case "${1:-}" in
+  ""|--root-only) ;;
+  --result-name) result_stem; exit 0 ;;
+  *) die "unknown argument ${1} (usage: check.sh [--root-only | --result-name])" ;;
+esac
 
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap, binfmt_misc and chroot need it): sudo bash $0"
 [ "$(uname -m)" = x86_64 ] || die "expects an x86-64 host (uname -m says $(uname -m))"
@@ -52,9 +70,11 @@ step1() {
 }
 
 # -- 2. a minimal Debian bookworm arm64 root with Python 3.11, cached ----------------------
+ROOT_REUSED=no
 step2() {
   if [ -f "$ROOT/.sernet-arm64-complete" ]; then
     say "reusing $ROOT"
+    ROOT_REUSED=yes
     return
   fi
   mkdir -p "$CACHE"
@@ -151,10 +171,17 @@ mkdir -p "$WORK"
 say "inside the arm64 root: install as docs/raspberry-pi.md says, run the commands and the device tests (emulated: slow)"
 t0=$SECONDS
 rc=0
+rm -rf "$ROOT/root/arm64-out"     # nothing of an earlier run is compared
 in_root bash /root/sernet-edge/benchmarks/arm64/inside.sh 2> >(tee "$WORK/inside.log" >&2) || rc=$?
 echo "$(( SECONDS - t0 ))" > "$WORK/inside-seconds"
-[ "$rc" = 0 ] || die "the run inside the arm64 root failed (exit $rc): see $WORK/inside.log and $ROOT/root/arm64-out/"
-cp -r "$ROOT/root/arm64-out" "$WORK/arm64-out"
+echo "$rc" > "$WORK/inside-rc"
+# a failed run is still compared and written: its result says which checks failed
+[ "$rc" = 0 ] || say "the run inside the arm64 root failed (exit $rc): see $WORK/inside.log; the result will say FAILED"
+if [ -d "$ROOT/root/arm64-out" ]; then
+  cp -r "$ROOT/root/arm64-out" "$WORK/arm64-out"
+else
+  mkdir -p "$WORK/arm64-out"
+fi
 cp "$ROOT"/root/arm64-guide-*.sh "$WORK/"
 
 # -- 5. the same commands on this host, with the project venv ----------------------------------
@@ -170,7 +197,7 @@ if [ ! -x "$HOST_PY" ]; then
 fi
 say "the same commands on x86-64 with $HOST_PY"
 bash "$HERE/commands.sh" "$(dirname "$HOST_PY")/sernet-edge" "$REPO/sernet_edge/clips" "$WORK/x86_64" \
-  || die "the host commands failed: see $WORK/x86_64/"
+  || say "the host commands failed: see $WORK/x86_64/; the result will say FAILED"
 "$HOST_PY" -m pip freeze --all > "$WORK/x86_64-pip-freeze.txt" 2>/dev/null || true
 {
   echo "qemu=$(qemu-aarch64-static --version | head -1)"
@@ -185,8 +212,15 @@ bash "$HERE/commands.sh" "$(dirname "$HOST_PY")/sernet-edge" "$REPO/sernet_edge/
   echo "host_cores=$(nproc)"
   echo "commit=$(git -C "$REPO" rev-parse HEAD)"
   echo "dirty=$(git -C "$REPO" status --porcelain --untracked-files=no | wc -l)"
+  echo "check_seconds=$SECONDS"
+  echo "root_reused=$ROOT_REUSED"
 } > "$WORK/host-env.txt"
 
 # -- 6. compare and write the result files (atomically) -----------------------------------------
-"$HOST_PY" "$HERE/compare.py" "$WORK" "$OUTDIR/arm64-$DATE" || die "arm64 and x86-64 disagree: see $OUTDIR/arm64-$DATE.md"
-say "arm64 matches x86-64: $OUTDIR/arm64-$DATE.md"
+mkdir -p "$OUTDIR"
+STEM=$(result_stem)
+crc=0
+"$HOST_PY" "$HERE/compare.py" "$WORK" "$STEM" || crc=$?
+[ "$crc" != 2 ] || die "compare.py refused to write $STEM (see above)"
+[ "$crc" = 0 ] && [ "$rc" = 0 ] || die "FAILED: see $STEM.md (its verdict names the checks that failed)"
+say "arm64 matches x86-64, every check passes: $STEM.md"

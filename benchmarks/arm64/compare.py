@@ -2,8 +2,9 @@
 the result files. Standard library only.  usage: compare.py WORK_DIR OUT_STEM
 
 WORK_DIR is check.sh's run folder (arm64-out/ from the root, x86_64/ from the host); the
-results go to OUT_STEM.json and OUT_STEM.md, each written to a temporary file then renamed.
-Exit code 0 when every check passes, 1 otherwise (the files are written either way).
+results go to OUT_STEM.json and OUT_STEM.md, each written to a temporary file then renamed;
+an existing result is never overwritten (exit code 2). Exit code 0 when every check passes, 1
+otherwise (the files are written either way, and their verdict names the checks that failed).
 """
 
 from __future__ import annotations
@@ -197,6 +198,10 @@ def fmt(d: float) -> str:
 
 
 def main(work: Path, stem: Path) -> int:
+    for p in (stem.with_suffix(".json"), stem.with_suffix(".md")):
+        if p.exists():
+            print(f"compare: error: {p} exists: a result is never overwritten", file=sys.stderr)
+            return 2
     arm_out = work / "arm64-out"
     A, X = arm_out / "arm64", work / "x86_64"
     host = read_kv(work / "host-env.txt")
@@ -208,7 +213,7 @@ def main(work: Path, stem: Path) -> int:
         "note": "wall times under qemu-user emulation say nothing about a Raspberry Pi's speed",
         "commit": host.get("commit"), "uncommitted_tracked_changes": int(host.get("dirty", "0") or 0),
         "emulation": {"qemu": host.get("qemu"), "cpu": host.get("qemu_cpu"), "pip_ca_bundle": host.get("pip_ca_bundle_in_root"), "debootstrap": host.get("debootstrap"),
-                      "root": host.get("root")},
+                      "root": host.get("root"), "root_reused": host.get("root_reused")},
         "arm64": {**env, "packages": freeze(arm_out / "pip-freeze.txt")},
         "x86_64": {"venv": host.get("host_venv"), "debian": host.get("host_debian"), "python": host.get("host_python"),
                    "cpu": host.get("host_cpu"), "cores": host.get("host_cores"),
@@ -229,7 +234,10 @@ def main(work: Path, stem: Path) -> int:
         {"step": r["name"], "exit_code": int(r["exit_code"]), "seconds": int(r["ms"]) / 1000}
         for r in read_tsv(arm_out / "steps.tsv", ["name", "exit_code", "ms"])]
     result["inside_seconds"] = int((work / "inside-seconds").read_text()) if (work / "inside-seconds").is_file() else None
+    result["check_seconds"] = int(host["check_seconds"]) if host.get("check_seconds", "").isdigit() else None
+    result["inside_exit_code"] = int((work / "inside-rc").read_text()) if (work / "inside-rc").is_file() else None
     checks = result["checks"]
+    checks["arm64_run_exit_0"] = result["inside_exit_code"] == 0
     checks["commands_exit_0"] = bool(tx) and len(tx) == len(ta) and all(
         c["exit_code_x86_64"] == 0 and c["exit_code_arm64"] == 0 for c in result["commands"])
     checks["arm64_is_aarch64"] = env.get("uname_m") == "aarch64"
@@ -268,10 +276,15 @@ def markdown(r: dict) -> str:
         "root as [docs/raspberry-pi.md](../../docs/raspberry-pi.md) tells a user, ran the commands "
         "below there under qemu-user emulation and on the x86-64 host, and compared the outputs. "
         f"Verdict: **{'all checks pass' if r['ok'] else 'FAILED: ' + ', '.join(k for k, v in r['checks'].items() if not v)}**.\n")
-    add("This shows that the install works and gives the same answers on an ARMv8 (aarch64) "
-        "Linux with the same wheels a Raspberry Pi OS 64-bit gets. It is not a measurement of a "
-        "Raspberry Pi: the emulated wall times below are qemu translating ARM code on "
-        f"{r['x86_64']['cores']} shared x86-64 cores and say nothing about a Pi's speed.\n")
+    if r["ok"]:
+        add("This shows that the install works and gives the same answers on an ARMv8 (aarch64) "
+            "Linux with the same wheels a Raspberry Pi OS 64-bit gets.")
+    else:
+        add("This run does **not** show that the install works: the checks marked FAIL below "
+            "failed (their details follow).")
+    add("It is not a measurement of a Raspberry Pi: the emulated wall times below are qemu "
+        f"translating ARM code on {r['x86_64']['cores']} shared x86-64 cores and say nothing about "
+        "a Pi's speed.\n")
     add(f"Commit `{r['commit']}`" + (f" with {r['uncommitted_tracked_changes']} uncommitted tracked files"
                                    if r['uncommitted_tracked_changes'] else "") + f"; run {r['date']}.\n")
     add("## Checks\n")
@@ -316,9 +329,10 @@ def markdown(r: dict) -> str:
     t = r["pytest_arm64"]
     add("## Device-side tests on arm64\n")
     add(f"{t.get('passed')} passed, {t.get('skipped')} skipped, {t.get('failures')} failed, "
-        f"{t.get('errors')} errors (pytest's own time {t.get('seconds', 0):.0f} s emulated). The "
-        "training and conversion test files are left out and TensorFlow is not installed, so the "
-        "tests that build models with TensorFlow skip; see benchmarks/arm64/README.md."
+        f"{t.get('errors')} errors (pytest's own time {t.get('seconds', 0):.0f} s emulated): all of "
+        "`tests/`, run in the guide's install (not editable) with pytest and hypothesis added; "
+        "everything that needs TensorFlow, Keras, torch, matplotlib or scipy skips with its reason; "
+        "see benchmarks/arm64/README.md."
         + (f" Failed: {', '.join(t['failed'])}." if t.get("failed") else "") + "\n")
     add("## Versions\n")
     add("| | arm64 (emulated root) | x86-64 host |\n|---|---|---|")
@@ -336,7 +350,7 @@ def markdown(r: dict) -> str:
     add("| step in the arm64 root | seconds |\n|---|---:|")
     for s in r["steps_arm64_emulated"]:
         add(f"| {s['step']} | {s['seconds']:.1f} |")
-    add(f"| whole run in the root | {r['inside_seconds']} |\n")
+    add(f"| whole run in the root | {r['inside_seconds']} (exit code {r.get('inside_exit_code')}) |\n")
     add("| command | x86-64 s | arm64 emulated s |\n|---|---:|---:|")
     for c in r["commands"]:
         add(f"| `{c['command'][:110]}` | {c['seconds_x86_64']:.2f} | {c['seconds_arm64_emulated']:.2f} |")
