@@ -140,7 +140,7 @@ def test_classifier_copies_whole_only_for_the_same_classes():
     --init-shared-classes: each class's weights moved to its place."""
     from sernet_edge.train import bundled
     from sernet_edge.train.model import build_model
-    from sernet_edge.train.trainer import init_weights
+    from sernet_edge.train.trainer import freeze_copied, init_weights
     source = bundled.rebuild("multi")
     x = np.random.default_rng(3).standard_normal((2, 184, 40, 1)).astype(np.float32)
     expected = np.asarray(source(x, training=False))
@@ -149,6 +149,9 @@ def test_classifier_copies_whole_only_for_the_same_classes():
     model = build_model((184, 40, 1), 6)
     assert init_weights(model, "multi", classes=SIX) == (every, {})
     np.testing.assert_allclose(np.asarray(model(x, training=False)), expected, atol=1e-6)
+    # --freeze-init on a classifier copied whole: it still learns, nothing else does
+    assert freeze_copied(model, {}) == every - 1
+    assert [w.path for w in model.trainable_weights] == ["emotion/kernel", "emotion/bias"]
 
     other = ["calm", "angry", "joy", "grief", "awe", "rage"]
     model = build_model((184, 40, 1), 6)

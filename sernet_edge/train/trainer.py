@@ -410,11 +410,12 @@ def init_weights(model, path, labels: list[str] | None = None,
 
 def freeze_copied(model, fresh) -> int:
     """Make every layer copied whole from --init untrainable (its BatchNormalization then runs
-    in inference mode, so its statistics stay as learnt); the layers named in `fresh` go on
-    learning. Returns the number frozen."""
+    in inference mode, so its statistics stay as learnt); the layers named in `fresh` and the
+    classifier (copied whole where the classes are the same) go on learning. Returns the
+    number frozen."""
     frozen = 0
     for layer in model.layers:
-        if layer.weights and layer.name not in fresh:
+        if layer.weights and layer.name not in fresh and layer.name != CLASSIFIER:
             layer.trainable = False
             frozen += 1
     return frozen
