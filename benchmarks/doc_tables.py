@@ -237,8 +237,10 @@ def cortex_m_m4(r: Source) -> str:
             f"{c['m4_s']:.1f} s per window.\n\n"
             "A 480 MHz STM32H7-class Cortex-M7 with 1 MB SRAM (split into banks: 512 KB AXI SRAM is the\n"
             "largest contiguous one on the STM32H743) and 2 MB flash, **estimated** from that count: the\n"
-            f"same Armv7E-M CMSIS-NN code at one instruction per cycle is about {c['m7_s']:.1f} s per window; "
-            "dual issue\nbrings that down, flash wait states and cache misses up.\n")
+            f"same Armv7E-M CMSIS-NN code at one instruction per cycle is about {c['m7_s']:.1f} s per window, "
+            f"so one\nclassification every {c['seconds']:g} s of audio would keep it about "
+            f"{100 * c['m7_s'] / c['seconds']:.0f} % busy; dual issue brings that down,\nflash wait states and "
+            "cache misses up.\n")
 
 
 def cortex_m_fit(r: Source, bench: Source) -> str:
@@ -320,7 +322,7 @@ def cortex_m_memory(r: Source) -> str:
             + _table(["", "flash", "RAM"], rows, [False, True, True])
             + f"\n(The test firmware adds {harness / 1000:.0f} KB of flash for the test clip, printf and "
               f"semihosting.) So a {c['seconds']:g} s\nmodel wants a part with about "
-              f"{-(-f['total'] // 10000) * 10} KB of flash and about {-(-m['total'] // 10000) * 10} KB of free "
+              f"{round(f['total'] / 10000) * 10} KB of flash and about {round(m['total'] / 10000) * 10} KB of free "
               f"SRAM{cmvn}.\n")
 
 

@@ -1,18 +1,23 @@
 #!/usr/bin/env python3
-"""Run build.sh on every bundled clip for one model and summarise what the emulator measured.
+"""Run build.sh on every bundled clip for one model and write what the emulator measured.
 
-    python benchmarks/cortex-m/all_clips.py /path/to/tflite-micro --model multi-micro \
-        --out benchmarks/results/cortex-m-cmvn-2026-12-01.json
+    python benchmarks/cortex-m/all_clips.py /path/to/tflite-micro --model multi-micro
 
 Each clip is one build.sh run (the TFLM objects are compiled once, in the TFLM tree, and
-reused); the JSON keeps, per clip, the front end's and Invoke()'s SysTick ticks (1 tick = 40
-instructions), the arena used, the label and whether the emulator's int8 output equalled
-LiteRT's builtin kernels on the same input, plus the linker map's sizes of the first clip.
+reused). The result goes to benchmarks/results/cortex-m-<model>-<date>.json and .md (the date
+of the run, UTC; `-2`, `-3`, ... when that name is taken: a committed result is never
+overwritten), or to --out, which must not exist. It keeps, per clip, the front end's and
+Invoke()'s SysTick ticks (1 tick = 40 instructions), the arena used, the stack peak, the int8
+output and label, and whether that output equalled LiteRT's builtin kernels on the same input
+tensor; the linker map's sizes of the first clip; what the classifier itself needs; the
+toolchain, the emulator, the TFLM sources and the commit. Exit status 1 unless every check
+passes (the files are written either way, and say so).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -20,84 +25,219 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 INSTRUCTIONS_PER_TICK = 40
+RESULTS = REPO / "benchmarks" / "results"
 
 
 def run_clip(tflm: str, model: str, clip: str, out: Path) -> dict:
     env = {**os.environ, "OUT": str(out), "MODEL": model, "CLIP": clip}
     proc = subprocess.run(["sh", "benchmarks/cortex-m/build.sh", tflm], cwd=REPO, env=env,
                           capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"build.sh failed on {clip}: {(proc.stderr or proc.stdout).strip()[-300:]}")
+    # build.sh exits 1 after writing check.txt when the output differs: recorded, not fatal
+    if proc.returncode != 0 and not (out / "check.txt").is_file():
+        raise SystemExit(f"error: build.sh failed on {clip}: {(proc.stderr or proc.stdout).strip()[-300:]}")
     emu = (out / "sernet.txt").read_text()
     check = (out / "check.txt").read_text()
+    host = (out / "host.txt").read_text()
     ticks = re.search(r"ticks: front_end (\d+) invoke (\d+)", emu)
+    arena = re.search(r"arena: (\d+) bytes used of (\d+)", emu)
     differ = re.search(r"(\d+) of (\d+) values differ from the numpy front end's \(at most (\d+) steps\)", check)
+    numpy_label = re.search(r"^host: litert_builtin int8 output .* label (\S+)$", host, re.M)
     return {
         "clip": clip,
         "front_end_ticks": int(ticks.group(1)), "invoke_ticks": int(ticks.group(2)),
-        "arena_used_bytes": int(re.search(r"arena: (\d+) bytes used", emu).group(1)),
+        "arena_used_bytes": int(arena.group(1)), "arena_reserved_bytes": int(arena.group(2)),
         "stack_peak_bytes": int(re.search(r"stack: (\d+) bytes peak", emu).group(1)),
+        "int8_output": [int(v) for v in re.search(r"^int8 output (.*)$", emu, re.M).group(1).split()],
         "label": re.search(r"^label: (\S+)", emu, re.M).group(1),
+        "host_numpy_path_label": numpy_label.group(1) if numpy_label else None,
         "input_values_differing_from_numpy": int(differ.group(1)),
         "input_values": int(differ.group(2)), "largest_step": int(differ.group(3)),
         "output_equals_litert_builtin": "identical to LiteRT's builtin kernels" in check,
     }
 
 
+def first_line(cmd: list[str]) -> str | None:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()[0].strip()
+    except (OSError, IndexError):
+        return None
+
+
+def provenance(tflm: Path) -> dict:
+    def git(*args):
+        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True).stdout
+    sources = tflm / "SOURCES.txt"     # written by tflm_tree.sh
+    return {
+        "commit": git("rev-parse", "HEAD").strip() or None,
+        # changed tracked files that go into the firmware or its host check
+        "uncommitted_changes": [ln[3:] for ln in git("status", "--porcelain", "--untracked-files=no", "--",
+                                                     "sernet_edge", "models", "benchmarks/cortex-m").splitlines()],
+        "toolchain": first_line(["arm-none-eabi-gcc", "--version"]),
+        "emulator": first_line(["qemu-system-arm", "--version"]),
+        "tflm_sources": dict(ln.split(" ", 1) for ln in sources.read_text().splitlines() if " " in ln)
+                        if sources.is_file() else "not recorded (tree not made by tflm_tree.sh)",
+        "host": platform.platform(),
+    }
+
+
+def result_stem(short: str, out: Path | None) -> Path:
+    if out is not None:
+        stem = out.with_suffix("")
+        for p in (stem.with_suffix(".json"), stem.with_suffix(".md")):
+            if p.exists():
+                raise SystemExit(f"error: {p}: exists; a result is never overwritten (give another --out)")
+        return stem
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    base = RESULTS / f"cortex-m-{short}-{date}"
+    stem, n = base, 1
+    while stem.with_suffix(".json").exists() or stem.with_suffix(".md").exists():
+        n += 1
+        stem = base.with_name(f"{base.name}-{n}")
+    return stem
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def summarise(rows: list[dict], sizes: dict, card: dict, macs: int) -> dict:
+    fe = [r["front_end_ticks"] * INSTRUCTIONS_PER_TICK for r in rows]
+    inv = [r["invoke_ticks"] * INSTRUCTIONS_PER_TICK for r in rows]
+    parts = sizes["parts"]
+
+    def total(name, *kinds):
+        return sum(v for k, v in parts.get(name, {}).items() if k in kinds)
+
+    seconds = card["features"]["seconds"]
+    flash = {"model": total("model array", "rodata"),
+             "tflm": total("TFLM (framework + op kernels)", "code", "rodata", "data"),
+             "cmsis_nn": total("CMSIS-NN", "code", "rodata", "data"),
+             "front_end": total("front end", "code", "rodata", "data")}
+    ram = {"arena_used": max(r["arena_used_bytes"] for r in rows),
+           "tflm_static": total("TFLM (framework + op kernels)", "bss", "data"),
+           "front_end_work": total("front end work buffer", "bss"),
+           "stack_peak": max(r["stack_peak_bytes"] for r in rows),
+           "audio_window_int16": int(round(seconds * card["features"]["sample_rate"])) * 2}
+    return {
+        "front_end_instructions": {"min": min(fe), "max": max(fe), "first_clip": fe[0]},
+        "invoke_instructions": {"min": min(inv), "max": max(inv)},
+        "total_instructions_first_clip": fe[0] + inv[0],
+        "network_macs": macs,
+        "invoke_instructions_per_mac": round(inv[0] / macs, 2),
+        "arena_used_bytes": ram["arena_used"],
+        "arena_reserved_bytes": rows[0]["arena_reserved_bytes"],
+        "arena_host_card_bytes": (card.get("micro") or {}).get("arena_bytes"),
+        "stack_peak_bytes": ram["stack_peak"],
+        "classifier_flash_bytes": {**flash, "total": sum(flash.values()),
+                                   "note": "without the clip, printf/semihosting, newlib and startup"},
+        "classifier_ram_bytes": {**ram, "total": sum(ram.values()),
+                                 "note": "the audio window is the caller's (the emulator reads the clip from flash)"},
+    }
+
+
+def markdown(r: dict) -> str:
+    s = r["summary"]
+    checks = r["checks"]
+    failed = [k for k, v in checks.items() if not v]
+    verdict = "all checks pass" if not failed else "FAILED: " + ", ".join(failed)
+    p = r["provenance"]
+    dirty = p["uncommitted_changes"]
+    md = [f"# Cortex-M4 (emulated): {r['model']}, every bundled clip, {r['date']}", "",
+          f"`{r['command']}`: the generated C front end and the full-int8 network under TensorFlow "
+          f"Lite Micro with CMSIS-NN kernels, one {r['features']['seconds']:g} s window per clip, on "
+          f"{r['emulator']}. Verdict: **{verdict}**.", "",
+          f"Commit `{p['commit']}`" + (f" with uncommitted changes to {', '.join(dirty)}" if dirty else "")
+          + f"; {p['toolchain']}; {p['emulator']}; TFLM sources: "
+          + (", ".join(f"{k} {v[:12] if re.fullmatch('[0-9a-f]{40}', v) else v}" for k, v in p["tflm_sources"].items())
+             if isinstance(p["tflm_sources"], dict) else p["tflm_sources"]) + ".", "",
+          "**An emulator's instruction count is not a cycle count**: no pipeline, wait states, caches "
+          "or FPU latencies; on a Cortex-M4 (no instruction under one cycle) it is a lower bound on cycles.", "",
+          "## Checks", "", "| check | result |", "|---|---|"]
+    md += [f"| {k} | {'pass' if v else 'FAIL'} |" for k, v in checks.items()]
+    md += ["", "## Per clip", "",
+           "| clip | front end M instr. | Invoke() M instr. | arena used B | label (host numpy path) | "
+           "input values off numpy | output = LiteRT builtin |",
+           "|---|---:|---:|---:|---|---:|---|"]
+    for c in r["per_clip"]:
+        md.append(f"| {c['clip']} | {c['front_end_ticks'] * INSTRUCTIONS_PER_TICK / 1e6:.2f} | "
+                  f"{c['invoke_ticks'] * INSTRUCTIONS_PER_TICK / 1e6:.2f} | {c['arena_used_bytes']:,} | "
+                  f"{c['label']} ({c['host_numpy_path_label']}) | {c['input_values_differing_from_numpy']} of "
+                  f"{c['input_values']:,} | {'yes' if c['output_equals_litert_builtin'] else 'NO'} |")
+    f, m = s["classifier_flash_bytes"], s["classifier_ram_bytes"]
+    z = r["sizes"]
+    md += ["", "## Memory", "",
+           f"Whole test firmware (linker map of the first clip): flash {z['flash_bytes']:,} B, static RAM "
+           f"{z['ram_static_bytes']:,} B. The classifier itself: flash {f['total']:,} B (model {f['model']:,}, "
+           f"TFLM {f['tflm']:,}, CMSIS-NN {f['cmsis_nn']:,}, front end {f['front_end']:,}); RAM {m['total']:,} B "
+           f"(arena used {m['arena_used']:,}, TFLM static {m['tflm_static']:,}, front-end work buffer "
+           f"{m['front_end_work']:,}, stack peak {m['stack_peak']:,}, the caller's audio window "
+           f"{m['audio_window_int16']:,}). Arena reserved {s['arena_reserved_bytes']:,} B; the card's host "
+           f"figure {s['arena_host_card_bytes']:,} B. Every part: the JSON.", ""]
+    return "\n".join(md) + "\n"
+
+
 def main() -> int:
+    from sernet_edge.bench.graph import analyse
     from sernet_edge.card import read_card
-    from sernet_edge.runtime import bundled_clips, resolve_model
+    from sernet_edge.errors import SernetError
+    from sernet_edge.runtime import BUNDLED, bundled_clips, resolve_model
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("tflm", help="a tflite-micro tree (see README.md)")
-    ap.add_argument("--model", default="multi-micro")
-    ap.add_argument("--out", type=Path, required=True, help="JSON to write (and .md beside it)")
+    ap.add_argument("tflm", type=Path, help="a tflite-micro tree (see README.md; tflm_tree.sh makes one)")
+    ap.add_argument("--model", default="multi-micro", help="a bundled model's name or a .tflite path with its card")
+    ap.add_argument("--out", type=Path, help="JSON to write (.md beside it); default "
+                    "benchmarks/results/cortex-m-<model>-<date>.json, never overwritten")
     args = ap.parse_args()
+    if not (args.tflm / "tensorflow" / "lite" / "micro").is_dir():
+        raise SystemExit(f"error: {args.tflm}: not a tflite-micro tree (no tensorflow/lite/micro)")
+    try:
+        path = resolve_model(args.model)
+        card = read_card(path)
+    except SernetError as e:
+        raise SystemExit(f"error: {e}") from None
+    short = next((k for k, v in BUNDLED.items() if v == path.name), path.stem)
+    stem = result_stem(short, args.out)
+    model_arg = args.model if args.model in BUNDLED else str(path.resolve())
 
     rows, sizes = [], None
     with tempfile.TemporaryDirectory() as tmp:
         for clip in bundled_clips():
-            row = run_clip(args.tflm, args.model, clip.name, Path(tmp))
+            row = run_clip(str(args.tflm.resolve()), model_arg, clip.name, Path(tmp))
             sizes = sizes or json.loads((Path(tmp) / "sernet.sizes.json").read_text())
             rows.append(row)
             print(f"{clip.name}: front end {row['front_end_ticks']} ticks, invoke {row['invoke_ticks']}, "
                   f"{row['label']}, output equal {row['output_equals_litert_builtin']}", flush=True)
-    path = resolve_model(args.model)
-    card = read_card(path)
-    fe = [r["front_end_ticks"] * INSTRUCTIONS_PER_TICK for r in rows]
-    inv = [r["invoke_ticks"] * INSTRUCTIONS_PER_TICK for r in rows]
-    result = {
-        "date": time.strftime("%Y-%m-%d"), "model": path.name,
-        "weights_sha256": card.get("weights_sha256"), "features": card["features"],
-        "emulator": "qemu-system-arm mps2-an386 (Cortex-M4F), -icount shift=0, 1 tick = 40 instructions",
-        "machine": platform.platform(),
-        "front_end_instructions": {"min": min(fe), "max": max(fe), "first_clip": fe[0]},
-        "invoke_instructions": {"min": min(inv), "max": max(inv)},
-        "sizes": sizes, "per_clip": rows,
-        "all_outputs_equal_litert_builtin": all(r["output_equals_litert_builtin"] for r in rows),
+    checks = {
+        "outputs_equal_litert_builtin": all(r["output_equals_litert_builtin"] for r in rows),
+        "labels_equal_host_numpy_path": all(r["label"] == r["host_numpy_path_label"] for r in rows),
+        "arena_fits_reserved": all(r["arena_used_bytes"] <= r["arena_reserved_bytes"] for r in rows),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    md = [f"# Cortex-M4 (emulated): {path.name}, every bundled clip, {result['date']}", "",
-          f"`python benchmarks/cortex-m/all_clips.py TFLM --model {args.model}` ({result['emulator']}; "
-          f"the toolchain and pinned sources of cortex-m-2026-12-01.md). Instructions are not cycles.", "",
-          "| clip | front end M instr. | Invoke() M instr. | arena used B | label | input values off numpy | output = LiteRT builtin |",
-          "|---|---:|---:|---:|---|---:|---|"]
-    for r in rows:
-        md.append(f"| {r['clip']} | {r['front_end_ticks'] * INSTRUCTIONS_PER_TICK / 1e6:.2f} | {r['invoke_ticks'] * INSTRUCTIONS_PER_TICK / 1e6:.2f} | "
-                  f"{r['arena_used_bytes']:,} | {r['label']} | {r['input_values_differing_from_numpy']} of "
-                  f"{r['input_values']:,} | {'yes' if r['output_equals_litert_builtin'] else 'NO'} |")
-    md += ["", f"Flash {sizes['flash_bytes']:,} B, static RAM {sizes['ram_static_bytes']:,} B for the whole "
-               "test firmware (linker map of the first clip; parts in the JSON)."]
-    args.out.with_suffix(".md").write_text("\n".join(md) + "\n")
-    return 0 if result["all_outputs_equal_litert_builtin"] else 1
+    result = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "what": "sernet-edge export-c front end + the full-int8 network under TensorFlow Lite Micro "
+                "(CMSIS-NN kernels), one window per bundled clip, on QEMU mps2-an386 (Cortex-M4F, emulated)",
+        "command": f"python benchmarks/cortex-m/all_clips.py TFLM --model {args.model}",
+        "model": path.name, "weights_sha256": card.get("weights_sha256"), "file_bytes": path.stat().st_size,
+        "features": card["features"], "ops": card.get("ops"),
+        "emulator": "qemu-system-arm mps2-an386 (Cortex-M4F), -icount shift=0, 1 tick = 40 instructions",
+        "provenance": provenance(args.tflm),
+        "summary": summarise(rows, sizes, card, analyse(path)["macs"]),
+        "sizes": sizes, "per_clip": rows, "checks": checks, "ok": all(checks.values()),
+    }
+    result["date_utc"] = result["date"][:10]
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(stem.with_suffix(".json"), json.dumps(result, indent=1) + "\n")
+    write_atomic(stem.with_suffix(".md"), markdown({**result, "date": result["date_utc"]}))
+    print(f"{stem}.json: {'all checks pass' if result['ok'] else 'FAILED'}")
+    return 0 if result["ok"] else 1
 
 
 if __name__ == "__main__":

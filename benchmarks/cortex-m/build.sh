@@ -16,6 +16,13 @@ CFLAGS="$CPU -O2 -ffunction-sections -fdata-sections -Wall -Wextra"
 LDFLAGS="$CPU -T $HERE/mps2_an386.ld -nostartfiles --specs=rdimon.specs -Wl,--gc-sections"
 QEMU="qemu-system-arm -M mps2-an386 -nographic -semihosting-config enable=on,target=native -icount shift=0"
 
+[ -f "$HERE/build.sh" ] || { echo "build.sh: error: run it from the repository root" >&2; exit 2; }
+for tool in arm-none-eabi-gcc qemu-system-arm; do
+  command -v $tool > /dev/null || { echo "build.sh: error: $tool not found (apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)" >&2; exit 2; }
+done
+[ -z "$TFLM" ] || [ -d "$TFLM/tensorflow/lite/micro" ] || { echo "build.sh: error: $TFLM: not a tflite-micro tree" >&2; exit 2; }
+# a fresh gen/ and fresh outputs: OUT may hold another model's or clip's files
+rm -rf "$OUT/gen" "$OUT/host.txt" "$OUT/sernet.txt" "$OUT/check.txt" "$OUT/sernet.sizes.json"
 mkdir -p "$OUT/gen"
 $PY -m sernet_edge export-c "$MODEL" -o "$OUT/gen" > /dev/null
 $PY $HERE/make_clip.py "$CLIP" "$OUT/gen/clip_data.h" "$MODEL" | tee "$OUT/host.txt"
