@@ -61,8 +61,8 @@ def generate(model: bytes, name: str, card: dict) -> dict[str, str]:
 
 def check_supported(config: FeatureConfig, origin: str = "model") -> None:
     n = config.n_fft
-    if n < 4 or n & (n - 1):
-        raise ModelError(f"{origin}: the C front end needs a power-of-two FFT size, "
+    if n < 8 or n & (n - 1):
+        raise ModelError(f"{origin}: the C front end needs a power-of-two FFT size of 8 or more, "
                          f"the card has n_fft {n}")
     if config.frame_length > 65535 or config.n_fft > 65535:
         raise ModelError(f"{origin}: frame or FFT size too large for the C front end")
@@ -86,9 +86,10 @@ def frontend_header(config: FeatureConfig, scale: float, zero_point: int, origin
     top = config.num_samples - k
     bins = config.n_fft // 2 + 1
     ceps = config.num_frames * config.n_mfcc if config.cmvn else config.n_mfcc
-    work = f"(SERNET_FE_FFT_FLOATS + {bins + config.n_mels + top + ceps})"
+    frame = config.n_fft          # the frame's input samples, kept between frames
+    work = f"(SERNET_FE_FFT_FLOATS + {frame + bins + config.n_mels + top + ceps})"
     flash = sum(a.nbytes for a in t.values())
-    work_bytes = 4 * (config.n_fft + bins + config.n_mels + top + ceps)
+    work_bytes = 4 * (config.n_fft + frame + bins + config.n_mels + top + ceps)
     defines = [
         ("SAMPLE_RATE", config.sample_rate, "mono input rate, Hz"),
         ("NUM_SAMPLES", config.num_samples, f"{config.seconds} s window"),
@@ -161,20 +162,24 @@ def frontend_source(config: FeatureConfig) -> str:
     for name, array in _tables(config).items():
         ctype = {np.dtype(np.float32): "float", np.dtype(np.uint16): "uint16_t",
                  np.dtype(np.uint32): "uint32_t"}[array.dtype]
+        if name == OWN_FFT_TABLES[0]:
+            first, radix4, radix8 = fft_plan(config.n_fft)
+            tables += ["#ifndef SERNET_FE_USE_CMSIS_DSP",
+                       f"#define FE_FIRST_RADIX {first}", f"#define FE_RADIX4_STAGES {radix4}",
+                       f"#define FE_RADIX8_STAGES {radix8}"]
         tables.append(f"static const {ctype} {name}[{len(array)}] = {{")
         values = [_c_number(v, array.dtype) for v in array]
         for i in range(0, len(values), PER_LINE):
             tables.append("    " + ", ".join(values[i:i + PER_LINE]) + ",")
         tables.append("};")
+        if name == OWN_FFT_TABLES[-1]:
+            tables.append("#endif")
     return template("frontend.c").replace(TABLES_MARK, "\n".join(tables))
 
 
 def _tables(config: FeatureConfig) -> dict[str, np.ndarray]:
     m = _matrices(config)
     n = config.n_fft
-    k = np.arange(n // 2)
-    twiddle = np.empty(n)
-    twiddle[0::2], twiddle[1::2] = np.cos(2 * np.pi * k / n), -np.sin(2 * np.pi * k / n)
     first, count, offset, weights = [], [], [], []
     for band in m.mel.T:           # each triangle as its run of non-zero bins
         nz = np.flatnonzero(band)
@@ -183,13 +188,73 @@ def _tables(config: FeatureConfig) -> dict[str, np.ndarray]:
         count.append(hi - lo)
         offset.append(len(weights))
         weights.extend(band[lo:hi])
-    return {"fe_window": m.window.astype(np.float32),
-            "fe_twiddle": twiddle.astype(np.float32),
+    window = np.zeros(n)           # zero past the frame: the FFT's padding
+    window[:config.frame_length] = m.window
+    return {"fe_window": window.astype(np.float32),
+            **_fft_tables(n),
             "fe_mel_first": np.array(first, np.uint16),
             "fe_mel_count": np.array(count, np.uint16),
             "fe_mel_offset": np.array(offset, np.uint32),
             "fe_mel_weights": np.array(weights or [0.0], np.float32),
-            "fe_dct": np.ascontiguousarray(m.dct.T).reshape(-1).astype(np.float32)}
+            "fe_dct_rows": _folded_dct(m.dct)}
+
+
+OWN_FFT_TABLES = ("fe_bitrev", "fe_fft_twiddle", "fe_split_twiddle")   # not with CMSIS-DSP
+
+
+def fft_plan(n: int) -> tuple[int, int, int]:
+    """(first stage's radix, radix-4 stages, radix-8 stages) of the own FFT of n/2 points."""
+    bits = (n // 2).bit_length() - 1
+    first = 4 if bits in (2, 4) else 8
+    rest = bits - first.bit_length() + 1
+    radix4 = (0, 2, 1)[rest % 3]
+    return first, radix4, (rest - 2 * radix4) // 3
+
+
+def _fft_tables(n: int) -> dict[str, np.ndarray]:
+    """The own real FFT's tables (c_templates/frontend.c): where the first stage writes
+    (bit reversal), the twiddles w^(r j) (r = 1 .. radix-1) of each later stage, per j, and
+    those of the split."""
+    half = n // 2
+    bits = half.bit_length() - 1
+    first, radix4, radix8 = fft_plan(n)
+    bitrev = np.array([int(f"{v:0{bits}b}"[::-1], 2) for v in range(half // first)], np.uint16)
+    stages, span = [], first
+    for radix in [4] * radix4 + [8] * radix8:
+        span *= radix
+        angle = 2 * np.pi * np.outer(np.arange(span // radix), np.arange(1, radix)) / span
+        stages.append(np.stack([np.cos(angle), -np.sin(angle)], axis=-1).reshape(-1))
+    k = np.arange(half // 2 + 1)
+    split = np.stack([np.cos(2 * np.pi * k / n), -np.sin(2 * np.pi * k / n)], axis=-1)
+    return {"fe_bitrev": bitrev,
+            "fe_fft_twiddle": np.concatenate(stages or [np.zeros(1)]).astype(np.float32),
+            "fe_split_twiddle": split.reshape(-1).astype(np.float32)}
+
+
+def _folded_dct(dct: np.ndarray) -> np.ndarray:
+    """The DCT rows as c_templates/frontend.c `fe_dct` uses them. It folds the log energies
+    in place (sums x[b] + x[n-1-b] to the front, differences to the back; with an even band
+    count the front half again), as row k of the DCT-II is symmetric about the middle band for
+    even k and antisymmetric for odd k. Each row keeps its weights at the positions of the
+    inputs it meets; a middle left in a differences half gets weight 0 (it is 0 in exact
+    arithmetic). Rows k = 0, 4, 8, ..., then 2, 6, 10, ... (even count; else all even k),
+    then the odd k."""
+    n, n_out = dct.shape
+    h1 = (n + 1) // 2
+    if n % 2 == 0:
+        h2 = (h1 + 1) // 2
+        kinds = [(range(0, n_out, 4), 0, h2, False), (range(2, n_out, 4), h1 - h2, h2, h1 % 2 == 1)]
+    else:
+        kinds = [(range(0, n_out, 2), 0, h1, False)]
+    kinds.append((range(1, n_out, 2), n - h1, h1, n % 2 == 1))
+    rows = []
+    for ks, start, length, zero_middle in kinds:
+        for k in ks:
+            row = dct[start:start + length, k].copy()
+            if zero_middle:
+                row[0] = 0.0
+            rows.append(row)
+    return np.concatenate(rows).astype(np.float32)
 
 
 def _c_value(value) -> str:

@@ -1,11 +1,16 @@
 /* The sernet-edge MFCC front end in portable C99: the same steps as
  * sernet_edge/features.py `extract`, in float32, with no heap. The tables at
  * the top of this file were generated from one model card's feature settings.
- * Define SERNET_FE_USE_CMSIS_DSP to use CMSIS-DSP's arm_rfft_fast_f32 for the FFT. */
+ * Define SERNET_FE_USE_CMSIS_DSP to use CMSIS-DSP's arm_rfft_fast_f32 for the FFT.
+ *
+ * Every step is plain float32 arithmetic (no libm call on the common path), so under
+ * -std=c99 (which keeps a * b + c unfused) a host build computes the device's numbers:
+ * tests/test_export_c.py checks the host build against numpy. */
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "sernet_frontend.h"
 
@@ -16,10 +21,12 @@
 /*@TABLES@*/
 
 #define FE_BINS (SERNET_FE_N_FFT / 2 + 1)
+#define FE_HALF (SERNET_FE_N_FFT / 2)  /* complex points of the inner FFT */
 
 /* work buffer layout, in floats */
 #define FE_AT_FFT 0
-#define FE_AT_SPEC (FE_AT_FFT + SERNET_FE_FFT_FLOATS)
+#define FE_AT_FRAME (FE_AT_FFT + SERNET_FE_FFT_FLOATS)
+#define FE_AT_SPEC (FE_AT_FRAME + SERNET_FE_N_FFT)
 #define FE_AT_MEL (FE_AT_SPEC + FE_BINS)
 #define FE_AT_HEAP (FE_AT_MEL + SERNET_FE_N_MELS)
 #define FE_AT_CEPS (FE_AT_HEAP + SERNET_FE_PCT_TOP)
@@ -34,45 +41,117 @@ typedef struct {
     float peak;
 } fe_source;
 
-static float fe_raw(const fe_source *src, long i)
+/* libsndfile's int16 -> float scale, so a 16-bit WAV gives the loader's numbers */
+#define FE_S16_TO_FLOAT(v) ((float)(v) / 32768.0f)
+
+#if SERNET_FE_NORMALISE
+/* audio.normalise of one sample, `peak` (> 0) in the sample's scale: clip to [-peak, peak]
+   and divide by the peak, that is -1, +1 or x / peak (within [-1, 1]: rounding is monotonic) */
+static float fe_normalise(float x, float peak)
 {
-    long j = i + src->shift;
-    if (j < 0 || j >= src->n)
-        return 0.0f;
-    /* libsndfile's int16 -> float scale, so a 16-bit WAV gives the loader's numbers */
-    return src->f ? src->f[j] : (float)src->s[j] / 32768.0f;
+    if (fabsf(x) > peak)
+        return x < 0.0f ? -1.0f : 1.0f;
+    return x / peak;
+}
+#define FE_NORMALISE(x, peak) fe_normalise(x, peak)
+#else
+#define FE_NORMALISE(x, peak) (x)
+#endif
+
+/* ---- the window's samples, each computed once ---- */
+
+/* window positions [first, last) hold the caller's samples; the rest is zero padding */
+static void fe_clip_span(const fe_source *src, long *first, long *last)
+{
+    *first = src->shift < 0 ? -src->shift : 0;
+    *last = src->n - src->shift;
+    if (*last > SERNET_FE_NUM_SAMPLES)
+        *last = SERNET_FE_NUM_SAMPLES;
 }
 
-/* Normalised sample i of the window (audio.normalise), zero past its end. */
+#if SERNET_FE_PREEMPHASIS_ON
+/* normalised sample i of the window, one at a time */
 static float fe_sample(const fe_source *src, long i)
 {
-    float x;
-    if (i < 0 || i >= SERNET_FE_NUM_SAMPLES)
+    long first, last, j = i + src->shift;
+    fe_clip_span(src, &first, &last);
+    if (i < first || i >= last)
         return 0.0f;
-    x = fe_raw(src, i);
 #if SERNET_FE_NORMALISE
     if (!(src->peak > 0.0f))
         return 0.0f;
-    x = x < -src->peak ? -src->peak : (x > src->peak ? src->peak : x);
-    x = x / src->peak;
-    x = x < -1.0f ? -1.0f : (x > 1.0f ? 1.0f : x);
 #endif
-    return x;
+    return src->f ? FE_NORMALISE(src->f[j], src->peak)
+                  : FE_NORMALISE(FE_S16_TO_FLOAT(src->s[j]), src->peak);
+}
+#endif
+
+/* The FFT's input samples [from, from + count) of the window: fitted, normalised and
+   pre-emphasised, zero past the window's end. */
+static void fe_input_samples(const fe_source *src, long from, long count, float *dst)
+{
+    const long at = from + src->shift;   /* the caller's index of dst[0] */
+    const float peak = src->peak;        /* a local: the stores below cannot change it */
+    long first, last, i;
+    fe_clip_span(src, &first, &last);
+    first -= from;
+    last -= from;
+    first = first < 0 ? 0 : (first > count ? count : first);
+    last = last < first ? first : (last > count ? count : last);
+#if SERNET_FE_NORMALISE
+    if (!(peak > 0.0f))   /* silence stays silence */
+        last = first;
+#else
+    (void)peak;
+#endif
+    for (i = 0; i < first; ++i)
+        dst[i] = 0.0f;
+    if (src->s) {
+#if SERNET_FE_NORMALISE
+        /* s / 32768 / peak as s / (32768 peak): the same quotient, rounded once either way */
+        const float peak_s16 = peak * 32768.0f;
+        for (; i < last; ++i)
+            dst[i] = fe_normalise((float)src->s[at + i], peak_s16);
+#else
+        for (; i < last; ++i)
+            dst[i] = FE_S16_TO_FLOAT(src->s[at + i]);
+#endif
+    } else {
+        for (; i < last; ++i)
+            dst[i] = FE_NORMALISE(src->f[at + i], peak);
+    }
+    for (; i < count; ++i)
+        dst[i] = 0.0f;
+#if SERNET_FE_PREEMPHASIS_ON
+    {
+        /* x[i] - a x[i-1] over the window only, backwards so x[i-1] is still unchanged */
+        long end = SERNET_FE_NUM_SAMPLES - from;
+        if (end > count)
+            end = count;
+        for (i = end - 1; i > 0; --i)
+            dst[i] = dst[i] - SERNET_FE_PREEMPHASIS * dst[i - 1];
+        if (end > 0 && from > 0)
+            dst[0] = dst[0] - SERNET_FE_PREEMPHASIS * fe_sample(src, from - 1);
+    }
+#endif
 }
 
-static float fe_input(const fe_source *src, long i)
+/* Frame t's samples into `frame`: the overlap with frame t - 1 moves down and only the new
+   samples are computed (with hop 256 of 1024, each sample once instead of four times). */
+static void fe_next_frame(const fe_source *src, long t, float *frame)
 {
-#if SERNET_FE_PREEMPHASIS_ON
-    if (i >= SERNET_FE_NUM_SAMPLES)
-        return 0.0f;
-    if (i > 0)
-        return fe_sample(src, i) - SERNET_FE_PREEMPHASIS * fe_sample(src, i - 1);
-#endif
-    return fe_sample(src, i);
+    long keep = 0;
+    if (t > 0 && SERNET_FE_HOP_LENGTH < SERNET_FE_FRAME_LENGTH) {
+        keep = SERNET_FE_FRAME_LENGTH - SERNET_FE_HOP_LENGTH;
+        memmove(frame, frame + SERNET_FE_HOP_LENGTH, (size_t)keep * sizeof *frame);
+    }
+    fe_input_samples(src, t * (long)SERNET_FE_HOP_LENGTH + keep, SERNET_FE_FRAME_LENGTH - keep,
+                     frame + keep);
 }
 
 /* ---- 99.9th percentile of |x|: a min-heap of the PCT_TOP largest values ---- */
 
+#if SERNET_FE_NORMALISE
 static void fe_heap_down(float *h, int size, int i)
 {
     for (;;) {
@@ -86,15 +165,14 @@ static void fe_heap_down(float *h, int size, int i)
     }
 }
 
-static void fe_heap_add(float *h, int *size, float v)
+/* adds v; returns the value the next one must exceed to get in (-1 until the heap is full) */
+static float fe_heap_add(float *h, int *size, float v)
 {
     int i;
     if (*size == SERNET_FE_PCT_TOP) {
-        if (v > h[0]) {
-            h[0] = v;
-            fe_heap_down(h, *size, 0);
-        }
-        return;
+        h[0] = v;   /* the caller checked v > h[0] */
+        fe_heap_down(h, *size, 0);
+        return h[0];
     }
     i = (*size)++;
     h[i] = v;
@@ -104,20 +182,53 @@ static void fe_heap_add(float *h, int *size, float v)
         h[(i - 1) / 2] = t;
         i = (i - 1) / 2;
     }
+    return *size == SERNET_FE_PCT_TOP ? h[0] : -1.0f;
 }
+#endif
 
-/* numpy's linear percentile: sorted[k] and sorted[k + 1] are the heap's two smallest. */
+/* Refuses NaN and infinity; with NORMALISE, sets src->peak to numpy's linear percentile:
+   sorted[k] and sorted[k + 1] are the heap's two smallest. Most samples are below the
+   heap's smallest value and cost one comparison. */
 static int fe_peak(fe_source *src, float *heap)
 {
+    long first, last, i;
+    const long j0 = src->shift > 0 ? src->shift : 0;
+#if SERNET_FE_NORMALISE
     int size = 0;
-    long i;
-    float lo, hi, diff;
-    for (i = 0; i < SERNET_FE_NUM_SAMPLES; ++i) {
-        float a = fabsf(fe_raw(src, i));
-        if (!(a <= FLT_MAX))
-            return SERNET_FE_ERR_NOT_FINITE;
-        fe_heap_add(heap, &size, a);
+    float enter = -1.0f, lo, hi, diff;
+#else
+    (void)heap;
+#endif
+    fe_clip_span(src, &first, &last);
+    if (src->s) {
+#if SERNET_FE_NORMALISE
+        /* |int16| compared as integers: the same order as the floats they become */
+        int enter_s = -1;
+        for (i = j0; i < j0 + last - first; ++i) {
+            int a = src->s[i];
+            if (a < 0)
+                a = -a;
+            if (a > enter_s) {
+                enter = fe_heap_add(heap, &size, FE_S16_TO_FLOAT(a));
+                enter_s = enter < 0.0f ? -1 : (int)(enter * 32768.0f);
+            }
+        }
+#endif
+    } else {
+        for (i = j0; i < j0 + last - first; ++i) {
+            float a = fabsf(src->f[i]);
+            if (!(a <= FLT_MAX))
+                return SERNET_FE_ERR_NOT_FINITE;
+#if SERNET_FE_NORMALISE
+            if (a > enter)
+                enter = fe_heap_add(heap, &size, a);
+#endif
+        }
     }
+#if SERNET_FE_NORMALISE
+    /* the zero padding counts too; zeros only enter a heap that is not yet full */
+    for (i = SERNET_FE_NUM_SAMPLES - (last - first); i > 0 && size < SERNET_FE_PCT_TOP; --i)
+        fe_heap_add(heap, &size, 0.0f);
     lo = heap[0];
     hi = lo;
     if (size > 1) hi = heap[1];
@@ -128,100 +239,296 @@ static int fe_peak(fe_source *src, float *heap)
 #else
     src->peak = lo + diff * SERNET_FE_PCT_GAMMA;
 #endif
+#endif
     return 0;
 }
 
-/* ---- real FFT: packed output [X0.re, X(N/2).re, X1.re, X1.im, ...], as CMSIS-DSP ---- */
+/* ---- real FFT, own: an N/2-point complex FFT of the samples paired as (even, odd),
+   decimation in time, then the split into the N/2 + 1 bins. The stages (their plan comes
+   with the tables): a radix-8 or radix-4 first stage fused with the windowing, then
+   FE_RADIX4_STAGES radix-4 stages, then FE_RADIX8_STAGES radix-8 stages. ---- */
 
 #ifndef SERNET_FE_USE_CMSIS_DSP
-/* in-place radix-2 complex FFT of m points, interleaved re/im */
-static void fe_cfft(float *z, long m)
+typedef struct { float re, im; } fe_cpx;
+
+static fe_cpx fe_cadd(fe_cpx a, fe_cpx b) { fe_cpx r; r.re = a.re + b.re; r.im = a.im + b.im; return r; }
+static fe_cpx fe_csub(fe_cpx a, fe_cpx b) { fe_cpx r; r.re = a.re - b.re; r.im = a.im - b.im; return r; }
+static fe_cpx fe_minus_i(fe_cpx a) { fe_cpx r; r.re = a.im; r.im = -a.re; return r; }   /* -i a */
+
+static fe_cpx fe_load(const float *p) { fe_cpx r; r.re = p[0]; r.im = p[1]; return r; }
+static void fe_store(float *p, fe_cpx a) { p[0] = a.re; p[1] = a.im; }
+
+/* a * (w[0] + i w[1]) */
+static fe_cpx fe_turn(fe_cpx a, const float *w)
 {
-    long i, j, len;
-    for (i = 1, j = 0; i < m; ++i) {
-        long bit = m >> 1;
-        for (; j & bit; bit >>= 1)
-            j ^= bit;
-        j ^= bit;
-        if (i < j) {
-            float tr = z[2 * i], ti = z[2 * i + 1];
-            z[2 * i] = z[2 * j]; z[2 * i + 1] = z[2 * j + 1];
-            z[2 * j] = tr; z[2 * j + 1] = ti;
-        }
-    }
-    for (len = 2; len <= m; len <<= 1) {
-        long half = len / 2, step = SERNET_FE_N_FFT / len;
-        for (i = 0; i < m; i += len) {
-            for (j = 0; j < half; ++j) {
-                float wr = fe_twiddle[2 * j * step], wi = fe_twiddle[2 * j * step + 1];
-                float *a = z + 2 * (i + j), *b = z + 2 * (i + j + half);
-                float br = b[0] * wr - b[1] * wi, bi = b[0] * wi + b[1] * wr;
-                b[0] = a[0] - br; b[1] = a[1] - bi;
-                a[0] += br; a[1] += bi;
-            }
-        }
-    }
+    fe_cpx r;
+    r.re = a.re * w[0] - a.im * w[1];
+    r.im = a.re * w[1] + a.im * w[0];
+    return r;
 }
 
-/* N real samples as N/2 complex ones, then split into the spectrum (in place) */
-static void fe_rfft(float *x)
+/* the 4-point DFT of p0..p3 into out, out + step, out + 2 step, out + 3 step (floats) */
+static inline void fe_dft4(fe_cpx p0, fe_cpx p1, fe_cpx p2, fe_cpx p3, float *out, long step)
 {
-    const long m = SERNET_FE_N_FFT / 2;
+    fe_cpx t0 = fe_cadd(p0, p2), t1 = fe_csub(p0, p2);
+    fe_cpx t2 = fe_cadd(p1, p3), t3 = fe_minus_i(fe_csub(p1, p3));
+    fe_store(out, fe_cadd(t0, t2));
+    fe_store(out + step, fe_cadd(t1, t3));
+    fe_store(out + 2 * step, fe_csub(t0, t2));
+    fe_store(out + 3 * step, fe_csub(t1, t3));
+}
+
+/* the 8-point DFT likewise: X_k = E_k + W^k O_k and X_{k+4} = E_k - W^k O_k, with E and O
+   the 4-point DFTs of the even and odd points and W = e^(-i pi/4) */
+static inline void fe_dft8(fe_cpx p0, fe_cpx p1, fe_cpx p2, fe_cpx p3, fe_cpx p4, fe_cpx p5,
+                           fe_cpx p6, fe_cpx p7, float *out, long step)
+{
+    const float h = 0.70710678118654752f;   /* sqrt(1/2) */
+    fe_cpx a0 = fe_cadd(p0, p4), a1 = fe_csub(p0, p4);
+    fe_cpx a2 = fe_cadd(p2, p6), a3 = fe_minus_i(fe_csub(p2, p6));
+    fe_cpx b0 = fe_cadd(p1, p5), b1 = fe_csub(p1, p5);
+    fe_cpx b2 = fe_cadd(p3, p7), b3 = fe_minus_i(fe_csub(p3, p7));
+    fe_cpx e0 = fe_cadd(a0, a2), e1 = fe_cadd(a1, a3), e2 = fe_csub(a0, a2), e3 = fe_csub(a1, a3);
+    fe_cpx o0 = fe_cadd(b0, b2), o1 = fe_cadd(b1, b3), o3 = fe_csub(b1, b3);
+    fe_cpx o2 = fe_minus_i(fe_csub(b0, b2));   /* W^2 O_2 */
+    fe_cpx w1, w3;                              /* W O_1, W^3 O_3 */
+    w1.re = (o1.re + o1.im) * h;
+    w1.im = (o1.im - o1.re) * h;
+    w3.re = (o3.im - o3.re) * h;
+    w3.im = -(o3.re + o3.im) * h;
+    fe_store(out, fe_cadd(e0, o0));
+    fe_store(out + step, fe_cadd(e1, w1));
+    fe_store(out + 2 * step, fe_cadd(e2, o2));
+    fe_store(out + 3 * step, fe_cadd(e3, w3));
+    fe_store(out + 4 * step, fe_csub(e0, o0));
+    fe_store(out + 5 * step, fe_csub(e1, w1));
+    fe_store(out + 6 * step, fe_csub(e2, o2));
+    fe_store(out + 7 * step, fe_csub(e3, w3));
+}
+
+/* complex point j of the windowed frame: x[2j] w[2j] + i x[2j+1] w[2j+1] */
+static fe_cpx fe_windowed(const float *frame, long j)
+{
+    fe_cpx r;
+    r.re = frame[2 * j] * fe_window[2 * j];
+    r.im = frame[2 * j + 1] * fe_window[2 * j + 1];
+    return r;
+}
+
+/* Windowing, pairing and the first stage in one pass: the DFT of z_j, z_{j+m}, ...,
+   z_{j+(R-1)m} (R = FE_FIRST_RADIX points, m = N/2 / R) goes to positions fe_bitrev[j]
+   onwards, where R radix-2 stages after a bit reversal would leave it. */
+static void fe_first_stage(const float *frame, float *z)
+{
+    const long m = FE_HALF / FE_FIRST_RADIX;
+    long j;
+    for (j = 0; j < m; ++j)
+#if FE_FIRST_RADIX == 8
+        fe_dft8(fe_windowed(frame, j), fe_windowed(frame, j + m), fe_windowed(frame, j + 2 * m),
+                fe_windowed(frame, j + 3 * m), fe_windowed(frame, j + 4 * m),
+                fe_windowed(frame, j + 5 * m), fe_windowed(frame, j + 6 * m),
+                fe_windowed(frame, j + 7 * m), z + 2 * fe_bitrev[j], 2);
+#else
+        fe_dft4(fe_windowed(frame, j), fe_windowed(frame, j + m), fe_windowed(frame, j + 2 * m),
+                fe_windowed(frame, j + 3 * m), z + 2 * fe_bitrev[j], 2);
+#endif
+}
+
+/* One radix-4 stage over blocks of `span` points. In bit-reversed order the block's
+   quarters hold the DFTs of its points of residue 0, 2, 1, 3 (mod 4); residue r is turned
+   by w^(r j) (w = e^(-2 pi i / span); `tw`: w^j, w^2j, w^3j for each j). */
+static inline void fe_radix4_stage(float *z, long span, const float *tw)
+{
+    const long part = span / 2;   /* a quarter, in floats */
+    long j, at;
+    for (j = 0; j < span / 4; ++j, tw += 6)
+        for (at = 2 * j; at < 2 * FE_HALF; at += 2 * span) {
+            float *a = z + at;
+            fe_dft4(fe_load(a), fe_turn(fe_load(a + 2 * part), tw),
+                    fe_turn(fe_load(a + part), tw + 2), fe_turn(fe_load(a + 3 * part), tw + 4),
+                    a, part);
+        }
+}
+
+/* One radix-8 stage likewise: the eighths hold residues 0, 4, 2, 6, 1, 5, 3, 7 (mod 8);
+   `tw`: w^j .. w^7j for each j. */
+static inline void fe_radix8_stage(float *z, long span, const float *tw)
+{
+    const long part = span / 4;   /* an eighth, in floats */
+    long j, at;
+    for (j = 0; j < span / 8; ++j, tw += 14)
+        for (at = 2 * j; at < 2 * FE_HALF; at += 2 * span) {
+            float *a = z + at;
+            fe_dft8(fe_load(a), fe_turn(fe_load(a + 4 * part), tw),
+                    fe_turn(fe_load(a + 2 * part), tw + 2), fe_turn(fe_load(a + 6 * part), tw + 4),
+                    fe_turn(fe_load(a + part), tw + 6), fe_turn(fe_load(a + 5 * part), tw + 8),
+                    fe_turn(fe_load(a + 3 * part), tw + 10), fe_turn(fe_load(a + 7 * part), tw + 12),
+                    a, part);
+        }
+}
+
+/* |X_k| and |X_{N/2-k}| from z_k and z_{N/2-k} (the usual split of a real FFT done at half
+   length). The split's factor 1/2 comes after the square root, where it is exact. */
+static void fe_split_magnitudes(const float *z, float *spec)
+{
+    const float *tw = fe_split_twiddle;
     long k;
-    float r0, i0;
-    fe_cfft(x, m);
-    r0 = x[0]; i0 = x[1];
-    x[0] = r0 + i0;
-    x[1] = r0 - i0;
-    for (k = 1; k <= m / 2; ++k) {
-        float *zk = x + 2 * k, *zm = x + 2 * (m - k);
+    spec[0] = fabsf(z[0] + z[1]);
+    spec[FE_HALF] = fabsf(z[0] - z[1]);
+    for (k = 1; k <= FE_HALF / 2; ++k) {
+        const float *zk = z + 2 * k, *zm = z + 2 * (FE_HALF - k);
         float ar = zk[0] + zm[0], ai = zk[1] - zm[1];
         float br = zk[0] - zm[0], bi = zk[1] + zm[1];
-        float c = fe_twiddle[2 * k], s = fe_twiddle[2 * k + 1];
-        float xr = 0.5f * (ar + c * bi + s * br), xi = 0.5f * (ai - c * br + s * bi);
-        float yr = 0.5f * (ar - c * bi - s * br), yi = 0.5f * (-ai - c * br + s * bi);
-        zk[0] = xr; zk[1] = xi;
-        zm[0] = yr; zm[1] = yi;
+        float c = tw[2 * k], s = tw[2 * k + 1];
+        float ur = c * bi + s * br, ui = s * bi - c * br;
+        float xr = ar + ur, xi = ai + ui, yr = ar - ur, yi = ui - ai;
+        spec[k] = 0.5f * sqrtf(xr * xr + xi * xi);
+        spec[FE_HALF - k] = 0.5f * sqrtf(yr * yr + yi * yi);
     }
 }
 #endif
 
-/* |rfft(frame * window)| (or power) of the frame starting at sample `start` */
-static void fe_spectrum(const fe_source *src, long start, float *buf, float *spec)
+/* |rfft(frame * window)| (or power) */
+static void fe_spectrum(const float *frame, float *buf, float *spec)
 {
-    long i;
-    float *packed = buf;
 #ifdef SERNET_FE_USE_CMSIS_DSP
     static arm_rfft_fast_instance_f32 rfft;
     static int ready;
-    float *in = buf + SERNET_FE_N_FFT;
-    packed = buf;
+    float *in = buf + SERNET_FE_N_FFT, *packed = buf;
+    long i;
     if (!ready) {
         arm_rfft_fast_init_f32(&rfft, SERNET_FE_N_FFT);
         ready = 1;
     }
-#else
-    float *in = buf;
-#endif
-    for (i = 0; i < SERNET_FE_FRAME_LENGTH; ++i)
-        in[i] = fe_input(src, start + i) * fe_window[i];
-    for (; i < SERNET_FE_N_FFT; ++i)
-        in[i] = 0.0f;
-#ifdef SERNET_FE_USE_CMSIS_DSP
+    for (i = 0; i < SERNET_FE_N_FFT; ++i)
+        in[i] = frame[i] * fe_window[i];
     arm_rfft_fast_f32(&rfft, in, packed, 0);
-#else
-    fe_rfft(in);
-#endif
+    /* packed: [X0.re, X(N/2).re, X1.re, X1.im, ...] */
     spec[0] = fabsf(packed[0]);
-    spec[SERNET_FE_N_FFT / 2] = fabsf(packed[1]);
-    for (i = 1; i < SERNET_FE_N_FFT / 2; ++i) {
+    spec[FE_HALF] = fabsf(packed[1]);
+    for (i = 1; i < FE_HALF; ++i) {
         float re = packed[2 * i], im = packed[2 * i + 1];
         spec[i] = sqrtf(re * re + im * im);
     }
-#if SERNET_FE_POWER
-    for (i = 0; i < FE_BINS; ++i)
-        spec[i] = spec[i] * spec[i] * (1.0f / SERNET_FE_N_FFT);
+#else
+    const float *tw = fe_fft_twiddle;
+    long span = FE_FIRST_RADIX;
+    fe_first_stage(frame, buf);
+    /* each call's span is a constant, so the compiler can specialise its loops */
+#define FE_STAGE(radix, count, i) if ((i) < (count)) { \
+        span *= (radix); \
+        fe_radix##radix##_stage(buf, span, tw); \
+        tw += 2 * ((radix) - 1) * (span / (radix)); }
+    FE_STAGE(4, FE_RADIX4_STAGES, 0)
+    FE_STAGE(4, FE_RADIX4_STAGES, 1)
+    FE_STAGE(8, FE_RADIX8_STAGES, 0)
+    FE_STAGE(8, FE_RADIX8_STAGES, 1)
+    FE_STAGE(8, FE_RADIX8_STAGES, 2)
+    FE_STAGE(8, FE_RADIX8_STAGES, 3)
+#undef FE_STAGE
+    fe_split_magnitudes(buf, spec);
 #endif
+#if SERNET_FE_POWER
+    {
+        long b;
+        for (b = 0; b < FE_BINS; ++b)
+            spec[b] = spec[b] * spec[b] * (1.0f / SERNET_FE_N_FFT);
+    }
+#endif
+}
+
+/* ---- log-mel energies and their DCT ---- */
+
+/* ln(x) in float32 arithmetic, within 1 ulp (tests/test_export_c.py); newlib's logf costs
+   about 100 instructions on a Cortex-M4. x = 2^e m with m in [sqrt(1/2), sqrt(2)), f = m - 1
+   (exact), s = f / (2 + f): ln(m) = 2 atanh(s) = f - f^2/2 + s (f^2/2 + R),
+   R = 2 s^2/3 + 2 s^4/5 + ... */
+static float fe_log(float x)
+{
+    union { float f; uint32_t u; } v;
+    float f, s, z, r, half_f2, e;
+    int32_t exponent;
+    v.f = x;
+    if (v.u - 0x00800000u >= 0x7F000000u)   /* 0, subnormal, negative, infinite or NaN */
+        return logf(x);
+    v.u += 0x3F800000u - 0x3F3504F3u;         /* 0x3F3504F3: sqrt(1/2) */
+    exponent = (int32_t)(v.u >> 23) - 127;
+    v.u = (v.u & 0x007FFFFFu) + 0x3F3504F3u;
+    f = v.f - 1.0f;
+    s = f / (2.0f + f);
+    z = s * s;
+    r = z * (0.6666666667f + z * (0.4f + z * (0.2857142857f + z * 0.2222222222f)));
+    half_f2 = 0.5f * f * f;
+    e = (float)exponent;
+    /* ln 2 = 0.693145751953125 (exact, 15 bits: e * it is exact) + 1.42860682e-6 */
+    return (s * (half_f2 + r) + e * 1.42860682e-6f - half_f2 + f) + e * 0.693145751953125f;
+}
+
+/* `count` rows of the folded DCT with `len` weights each, over the same inputs x:
+   out[step * r] = rows[r] . x, four rows per pass over x */
+static inline void fe_dct_kind(const float *x, const float *rows, int len, int count, int step,
+                               float *out)
+{
+    int j;
+    for (; count >= 4; count -= 4, rows += 4 * len, out += 4 * step) {
+        const float *r0 = rows, *r1 = r0 + len, *r2 = r1 + len, *r3 = r2 + len;
+        float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+        for (j = 0; j < len; ++j) {
+            float v = x[j];
+            a0 += v * r0[j];
+            a1 += v * r1[j];
+            a2 += v * r2[j];
+            a3 += v * r3[j];
+        }
+        out[0] = a0;
+        out[step] = a1;
+        out[2 * step] = a2;
+        out[3 * step] = a3;
+    }
+    for (; count > 0; --count, rows += len, out += step) {
+        float acc = 0.0f;
+        for (j = 0; j < len; ++j)
+            acc += x[j] * rows[j];
+        *out = acc;
+    }
+}
+
+/* x[0..n) in place: sums x[b] + x[n-1-b] to the front, differences x[n-1-b] - x[b] to the
+   back (an odd n's middle stays) */
+static void fe_fold(float *x, int n)
+{
+    int b;
+    for (b = 0; b < n / 2; ++b) {
+        float lo = x[b], hi = x[n - 1 - b];
+        x[b] = lo + hi;
+        x[n - 1 - b] = hi - lo;
+    }
+}
+
+#define FE_FOLD1 ((SERNET_FE_N_MELS + 1) / 2)
+#define FE_FOLD2 ((FE_FOLD1 + 1) / 2)
+#define FE_COUNT(first, step) ((SERNET_FE_NUM_COEFFS + (step) - 1 - (first)) / (step))
+
+/* The DCT-II of the log energies. Row k is symmetric about the middle band for even k and
+   antisymmetric for odd k, so folding the energies (sums to the front, differences to the
+   back) halves the products; with an even band count the even rows' half folds again
+   (k = 0, 2 mod 4). fe_dct_rows holds each row's weights at the inputs it meets, the rows of
+   each kind together. */
+static void fe_dct(float *mel, float *out)
+{
+    const float *rows = fe_dct_rows;
+    fe_fold(mel, SERNET_FE_N_MELS);
+#if SERNET_FE_N_MELS % 2 == 0
+    fe_fold(mel, FE_FOLD1);
+    fe_dct_kind(mel, rows, FE_FOLD2, FE_COUNT(0, 4), 4, out);
+    rows += FE_COUNT(0, 4) * FE_FOLD2;
+    fe_dct_kind(mel + FE_FOLD1 - FE_FOLD2, rows, FE_FOLD2, FE_COUNT(2, 4), 4, out + 2);
+    rows += FE_COUNT(2, 4) * FE_FOLD2;
+#else
+    fe_dct_kind(mel, rows, FE_FOLD1, FE_COUNT(0, 2), 2, out);
+    rows += FE_COUNT(0, 2) * FE_FOLD1;
+#endif
+    fe_dct_kind(mel + SERNET_FE_N_MELS - FE_FOLD1, rows, FE_FOLD1, FE_COUNT(1, 2), 2, out + 1);
 }
 
 /* mel energies, log, DCT, clip: one frame's coefficients */
@@ -240,21 +547,17 @@ static void fe_cepstrum(const float *spec, float *mel, float *out)
         if (acc == 0.0f)
             acc = SERNET_FE_LOG_FLOOR;
 #endif
-        mel[b] = logf(acc);
+        mel[b] = acc;
     }
-    for (k = 0; k < SERNET_FE_NUM_COEFFS; ++k) {
-        const float *d = fe_dct + k * SERNET_FE_N_MELS;
-        float acc = 0.0f;
-        for (b = 0; b < SERNET_FE_N_MELS; ++b)
-            acc += mel[b] * d[b];
-        out[k] = acc;
-    }
+    for (b = 0; b < SERNET_FE_N_MELS; ++b)   /* apart, so the log's constants stay in registers */
+        mel[b] = fe_log(mel[b]);
+    fe_dct(mel, out);
 #if SERNET_FE_APPEND_ENERGY
     {
         float energy = 0.0f;
         for (k = 0; k < FE_BINS; ++k)
             energy += spec[k];
-        out[0] = logf(energy > SERNET_FE_ENERGY_FLOOR ? energy : SERNET_FE_ENERGY_FLOOR);
+        out[0] = fe_log(energy > SERNET_FE_ENERGY_FLOOR ? energy : SERNET_FE_ENERGY_FLOOR);
     }
 #endif
 #if SERNET_FE_CLIP_ON
@@ -262,30 +565,39 @@ static void fe_cepstrum(const float *spec, float *mel, float *out)
         out[k] = out[k] < -SERNET_FE_CLIP ? -SERNET_FE_CLIP
                  : (out[k] > SERNET_FE_CLIP ? SERNET_FE_CLIP : out[k]);
 #endif
+    (void)k;
 }
 
 #if SERNET_FE_CMVN
 /* each coefficient to zero mean, and unless CMVN_VARIANCE is 0 unit variance, over frames
-   [t0, t1); the frames outside become 0 (features.cmvn) */
+   [t0, t1); the frames outside become 0 (features.cmvn, in float64 there). The mean is
+   corrected by the mean deviation from a first float32 estimate, as float32 sums of a few
+   hundred values lose digits that the division by a small spread would magnify. */
 static void fe_cmvn(float *ceps, long t0, long t1)
 {
+    const float count = (float)(t1 - t0);
     int k;
     long t;
     for (k = 0; k < SERNET_FE_NUM_COEFFS; ++k) {
-        float mean = 0.0f, var = 0.0f, std;
+        float *c = ceps + k;
+        float mean = 0.0f, dev = 0.0f, var = 0.0f, std;
         for (t = t0; t < t1; ++t)
-            mean += ceps[t * SERNET_FE_NUM_COEFFS + k];
-        mean /= (float)(t1 - t0);
+            mean += c[t * SERNET_FE_NUM_COEFFS];
+        mean /= count;
         for (t = t0; t < t1; ++t) {
-            float d = ceps[t * SERNET_FE_NUM_COEFFS + k] - mean;
+            float d = c[t * SERNET_FE_NUM_COEFFS] - mean;
+            dev += d;
             var += d * d;
         }
-        std = sqrtf(var / (float)(t1 - t0));
+        dev /= count;
+        mean += dev;
+        var = var / count - dev * dev;
+        std = var > 0.0f ? sqrtf(var) : 0.0f;
         if (std < SERNET_FE_CMVN_FLOOR || !SERNET_FE_CMVN_VARIANCE)
             std = SERNET_FE_CMVN_VARIANCE ? SERNET_FE_CMVN_FLOOR : 1.0f;
         for (t = 0; t < SERNET_FE_NUM_FRAMES; ++t)
-            ceps[t * SERNET_FE_NUM_COEFFS + k] = t < t0 || t >= t1 ? 0.0f
-                : (ceps[t * SERNET_FE_NUM_COEFFS + k] - mean) / std;
+            c[t * SERNET_FE_NUM_COEFFS] = t < t0 || t >= t1 ? 0.0f
+                : (c[t * SERNET_FE_NUM_COEFFS] - mean) / std;
     }
 }
 #endif
@@ -293,17 +605,25 @@ static void fe_cmvn(float *ceps, long t0, long t1)
 /* real = scale * (q - zero_point), rounded half to even as numpy */
 static void fe_quantise(const float *c, int8_t *q, long count)
 {
+    /* v + 1.5 * 2^23 has no fraction bits left: float32 rounding to nearest, ties to even,
+       does the rounding (|v| < 2^22; v is clipped first). newlib's rintf costs about 40
+       instructions on a Cortex-M4. Not with -ffast-math, which would cancel the two. */
+    const float round_even = 12582912.0f;
     long i;
     for (i = 0; i < count; ++i) {
-        float v = rintf(c[i] / SERNET_FE_INPUT_SCALE) + (float)SERNET_FE_INPUT_ZERO_POINT;
+        float v = c[i] / SERNET_FE_INPUT_SCALE, r;
+        v = v < -1024.0f ? -1024.0f : (v > 1024.0f ? 1024.0f : v);
+        r = v + round_even;
+        v = (r - round_even) + (float)SERNET_FE_INPUT_ZERO_POINT;
         q[i] = (int8_t)(v < -128.0f ? -128 : (v > 127.0f ? 127 : (int)v));
     }
 }
 
 static int fe_extract(fe_source *src, float *work, float *coeffs, int8_t *input)
 {
-    long t, n = src->n;
+    long t, i, n = src->n;
     int err;
+    float *frame = work + FE_AT_FRAME;
     /* fit_length: centre crop, or centre zero padding */
     src->shift = n >= SERNET_FE_NUM_SAMPLES ? (n - SERNET_FE_NUM_SAMPLES) / 2
                                             : -((SERNET_FE_NUM_SAMPLES - n) / 2);
@@ -311,13 +631,16 @@ static int fe_extract(fe_source *src, float *work, float *coeffs, int8_t *input)
     err = fe_peak(src, work + FE_AT_HEAP);  /* also refuses NaN and infinity */
     if (err)
         return err;
+    for (i = SERNET_FE_FRAME_LENGTH; i < SERNET_FE_N_FFT; ++i)
+        frame[i] = 0.0f;   /* the FFT's zero padding past the frame */
     for (t = 0; t < SERNET_FE_NUM_FRAMES; ++t) {
 #if SERNET_FE_CMVN
         float *out = work + FE_AT_CEPS + t * SERNET_FE_NUM_COEFFS;
 #else
         float *out = work + FE_AT_CEPS;
 #endif
-        fe_spectrum(src, t * (long)SERNET_FE_HOP_LENGTH, work + FE_AT_FFT, work + FE_AT_SPEC);
+        fe_next_frame(src, t, frame);
+        fe_spectrum(frame, work + FE_AT_FFT, work + FE_AT_SPEC);
         fe_cepstrum(work + FE_AT_SPEC, work + FE_AT_MEL, out);
 #if !SERNET_FE_CMVN
         if (coeffs) {
