@@ -16,7 +16,7 @@ condition is compared with the clean WAV of the same clip:
   accuracy, UAR   against the corpus's intended emotion (CREMA-D: 6 classes, no boredom)
 
 Also per condition: `flagged`, the share of clips whose result carries a warning about the
-input (narrowband or a rate below 16 kHz: what `classify` says on such input), and `no speech`.
+input (narrowband, band-limited above 7 kHz, or a rate below 16 kHz: what `classify` says), and `no speech`.
 A clip answered "no speech" counts as uniform probabilities.
 
 Sets of clips (`--corpus` takes any layout `sernet-edge data info` knows: for the default
@@ -154,9 +154,9 @@ def measure(clf, ffmpeg: str, clips, progress: str) -> list[dict]:
 
 def probs(clf, path, condition=("wav", None)) -> list[float]:
     """The answer's probabilities (uniform for "no speech"), then 1 if the result warns of
-    narrowband input, then 1 if it found no speech."""
+    narrowband or band-limited input, then 1 if it found no speech."""
     r = classify(clf, path, condition)
-    flagged = int(any(w["code"] in ("narrowband", "low_rate") for w in r.warnings))
+    flagged = int(any(w["code"] in ("narrowband", "band_limited", "low_rate") for w in r.warnings))
     if r.probabilities is None:
         return [round(1 / len(clf.labels), 5)] * len(clf.labels) + [flagged, 1]
     return [round(r.probabilities[lab], 5) for lab in clf.labels] + [flagged, 0]
@@ -236,7 +236,7 @@ def markdown(result: dict) -> str:
         flags = "flagged" in c["summary"]["clean"]
         lines += [f"## {title} ({c['summary']['clean']['n']} clips)", "", c["note"], "",
                   "| condition | label changed | mean abs. dp | top-class change | accuracy | UAR |"
-                  + (" flagged narrowband | no speech |" if flags else ""),
+                  + (" flagged band-limited | no speech |" if flags else ""),
                   "|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if flags else "")]
         for name, s in c["summary"].items():
             text = "clean WAV" if name == "clean" else CONDITION_TEXT[name]

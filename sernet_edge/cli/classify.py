@@ -45,7 +45,7 @@ def classify(inputs, model, fmt, windows, hop, vad, threads, output):
     model's window is cut into windows every --hop seconds; the answer is the mean of the
     windows' probabilities. Each result gives the seconds of speech it was decided on, and
     warns (here and on standard error) when the input costs accuracy: under 1.5 s of speech,
-    recorded below 16 kHz or with nothing above 4 kHz, or clipped.
+    recorded below 16 kHz, with nothing above 4 kHz or little above 7 kHz, or clipped.
 
     \b
     Exit codes: 0 every file answered; 3 some file held no speech; 2 some input
