@@ -158,23 +158,31 @@ def frontend_header(config: FeatureConfig, scale: float, zero_point: int, origin
 
 def frontend_source(config: FeatureConfig) -> str:
     check_supported(config)
-    tables = [f"/* tables for: {_settings_line(config)} */"]
-    for name, array in _tables(config).items():
-        ctype = {np.dtype(np.float32): "float", np.dtype(np.uint16): "uint16_t",
-                 np.dtype(np.uint32): "uint32_t"}[array.dtype]
-        if name == OWN_FFT_TABLES[0]:
-            first, radix4, radix8 = fft_plan(config.n_fft)
-            tables += ["#ifndef SERNET_FE_USE_CMSIS_DSP",
-                       f"#define FE_FIRST_RADIX {first}", f"#define FE_RADIX4_STAGES {radix4}",
-                       f"#define FE_RADIX8_STAGES {radix8}"]
-        tables.append(f"static const {ctype} {name}[{len(array)}] = {{")
-        values = [_c_number(v, array.dtype) for v in array]
-        for i in range(0, len(values), PER_LINE):
-            tables.append("    " + ", ".join(values[i:i + PER_LINE]) + ",")
-        tables.append("};")
+    t = _tables(config)
+    by_fft = "fe_dct_order" in t
+    lines = [f"/* tables for: {_settings_line(config)} */",
+             f"#define FE_DCT_BY_FFT {int(by_fft)}  /* else a folded DCT matrix */", "",
+             "#ifndef SERNET_FE_USE_CMSIS_DSP  /* the own FFT of the spectrum */",
+             *_plan_defines("FE_", config.n_fft // 2)]
+    for name, array in t.items():
+        if name == "fe_dct_order":
+            lines += _plan_defines("FE_DCT_", config.n_mels // 2)
+        lines += _c_table(name, array)
         if name == OWN_FFT_TABLES[-1]:
-            tables.append("#endif")
-    return template("frontend.c").replace(TABLES_MARK, "\n".join(tables))
+            lines += ["#endif", ""]
+    return template("frontend.c").replace(TABLES_MARK, "\n".join(lines))
+
+
+OWN_FFT_TABLES = ("fe_bitrev", "fe_fft_twiddle", "fe_split_twiddle")   # not with CMSIS-DSP
+
+
+def _c_table(name: str, array: np.ndarray) -> list[str]:
+    ctype = {np.dtype(np.float32): "float", np.dtype(np.uint16): "uint16_t",
+             np.dtype(np.uint32): "uint32_t"}[array.dtype]
+    values = [_c_number(v, array.dtype) for v in array]
+    return ([f"static const {ctype} {name}[{len(array)}] = {{"]
+            + ["    " + ", ".join(values[i:i + PER_LINE]) + "," for i in range(0, len(values), PER_LINE)]
+            + ["};"])
 
 
 def _tables(config: FeatureConfig) -> dict[str, np.ndarray]:
@@ -189,46 +197,65 @@ def _tables(config: FeatureConfig) -> dict[str, np.ndarray]:
         offset.append(len(weights))
         weights.extend(band[lo:hi])
     window = np.zeros(n)           # zero past the frame: the FFT's padding
-    window[:config.frame_length] = m.window
-    return {"fe_window": window.astype(np.float32),
-            **_fft_tables(n),
-            "fe_mel_first": np.array(first, np.uint16),
-            "fe_mel_count": np.array(count, np.uint16),
-            "fe_mel_offset": np.array(offset, np.uint32),
-            "fe_mel_weights": np.array(weights or [0.0], np.float32),
-            "fe_dct_rows": _folded_dct(m.dct)}
+    window[:config.frame_length] = m.window / 2    # with the real FFT split's 1/2 (exact)
+    bitrev, twiddle = _fft_tables(n // 2)
+    k = np.arange(n // 4 + 1)
+    split = np.stack([np.cos(2 * np.pi * k / n), -np.sin(2 * np.pi * k / n)], axis=-1)
+    tables = {"fe_bitrev": bitrev, "fe_fft_twiddle": twiddle,
+              "fe_split_twiddle": split.reshape(-1).astype(np.float32),
+              "fe_window": window.astype(np.float32),
+              "fe_mel_first": np.array(first, np.uint16),
+              "fe_mel_count": np.array(count, np.uint16),
+              "fe_mel_offset": np.array(offset, np.uint32),
+              "fe_mel_weights": np.array(weights or [0.0], np.float32)}
+    if _dct_by_fft(config, m):
+        bands = config.n_mels
+        bitrev, twiddle = _fft_tables(bands // 2)
+        k = np.arange(config.n_mfcc)
+        turn = -1j * np.exp(-2j * np.pi * k / bands)       # U_k of the split
+        half_t = m.dct_twiddle / 2
+        per_k = np.stack([turn.real, turn.imag, half_t.real, half_t.imag], axis=-1)
+        tables.update(fe_dct_order=m.dct_order.astype(np.uint16), fe_dct_bitrev=bitrev,
+                      fe_dct_fft_twiddle=twiddle, fe_dct_twiddle=per_k.reshape(-1).astype(np.float32))
+    else:
+        tables["fe_dct_rows"] = _folded_dct(m.dct)
+    return tables
 
 
-OWN_FFT_TABLES = ("fe_bitrev", "fe_fft_twiddle", "fe_split_twiddle")   # not with CMSIS-DSP
+def _dct_by_fft(config: FeatureConfig, m) -> bool:
+    """The DCT as an FFT (as numpy's _apply_dct) when the band count is a power of two the
+    FFT buffer holds and the coefficients fit in its half."""
+    n = config.n_mels
+    return m.dct_twiddle is not None and n >= 16 and not n & (n - 1) and n <= config.n_fft
 
 
-def fft_plan(n: int) -> tuple[int, int, int]:
-    """(first stage's radix, radix-4 stages, radix-8 stages) of the own FFT of n/2 points."""
-    bits = (n // 2).bit_length() - 1
+def fft_plan(points: int) -> tuple[int, int, int]:
+    """(first stage's radix, radix-4 stages, radix-8 stages) of the own complex FFT."""
+    bits = points.bit_length() - 1
     first = 4 if bits in (2, 4) else 8
     rest = bits - first.bit_length() + 1
     radix4 = (0, 2, 1)[rest % 3]
     return first, radix4, (rest - 2 * radix4) // 3
 
 
-def _fft_tables(n: int) -> dict[str, np.ndarray]:
-    """The own real FFT's tables (c_templates/frontend.c): where the first stage writes
-    (bit reversal), the twiddles w^(r j) (r = 1 .. radix-1) of each later stage, per j, and
-    those of the split."""
-    half = n // 2
-    bits = half.bit_length() - 1
-    first, radix4, radix8 = fft_plan(n)
-    bitrev = np.array([int(f"{v:0{bits}b}"[::-1], 2) for v in range(half // first)], np.uint16)
+def _plan_defines(prefix: str, points: int) -> list[str]:
+    first, radix4, radix8 = fft_plan(points)
+    return [f"#define {prefix}FIRST_RADIX {first}", f"#define {prefix}RADIX4_STAGES {radix4}",
+            f"#define {prefix}RADIX8_STAGES {radix8}"]
+
+
+def _fft_tables(points: int) -> tuple[np.ndarray, np.ndarray]:
+    """The own complex FFT's tables (c_templates/frontend.c): where the first stage writes
+    (bit reversal), and the twiddles w^(r j) (r = 1 .. radix-1) of each later stage, per j."""
+    bits = points.bit_length() - 1
+    first, radix4, radix8 = fft_plan(points)
+    bitrev = np.array([int(f"{v:0{bits}b}"[::-1], 2) for v in range(points // first)], np.uint16)
     stages, span = [], first
     for radix in [4] * radix4 + [8] * radix8:
         span *= radix
         angle = 2 * np.pi * np.outer(np.arange(span // radix), np.arange(1, radix)) / span
         stages.append(np.stack([np.cos(angle), -np.sin(angle)], axis=-1).reshape(-1))
-    k = np.arange(half // 2 + 1)
-    split = np.stack([np.cos(2 * np.pi * k / n), -np.sin(2 * np.pi * k / n)], axis=-1)
-    return {"fe_bitrev": bitrev,
-            "fe_fft_twiddle": np.concatenate(stages or [np.zeros(1)]).astype(np.float32),
-            "fe_split_twiddle": split.reshape(-1).astype(np.float32)}
+    return bitrev, np.concatenate(stages or [np.zeros(1)]).astype(np.float32)
 
 
 def _folded_dct(dct: np.ndarray) -> np.ndarray:

@@ -21,7 +21,8 @@
 /*@TABLES@*/
 
 #define FE_BINS (SERNET_FE_N_FFT / 2 + 1)
-#define FE_HALF (SERNET_FE_N_FFT / 2)  /* complex points of the inner FFT */
+#define FE_HALF (SERNET_FE_N_FFT / 2)        /* complex points of the spectrum's FFT */
+#define FE_DCT_HALF (SERNET_FE_N_MELS / 2)   /* and of the DCT's (FE_DCT_BY_FFT) */
 
 /* work buffer layout, in floats */
 #define FE_AT_FFT 0
@@ -142,8 +143,13 @@ static void fe_next_frame(const fe_source *src, long t, float *frame)
 {
     long keep = 0;
     if (t > 0 && SERNET_FE_HOP_LENGTH < SERNET_FE_FRAME_LENGTH) {
+        long at;
         keep = SERNET_FE_FRAME_LENGTH - SERNET_FE_HOP_LENGTH;
-        memmove(frame, frame + SERNET_FE_HOP_LENGTH, (size_t)keep * sizeof *frame);
+        /* hop-sized pieces do not overlap, so memcpy (faster than memmove) may move them */
+        for (at = 0; at < keep; at += SERNET_FE_HOP_LENGTH) {
+            long piece = keep - at < SERNET_FE_HOP_LENGTH ? keep - at : SERNET_FE_HOP_LENGTH;
+            memcpy(frame + at, frame + at + SERNET_FE_HOP_LENGTH, (size_t)piece * sizeof *frame);
+        }
     }
     fe_input_samples(src, t * (long)SERNET_FE_HOP_LENGTH + keep, SERNET_FE_FRAME_LENGTH - keep,
                      frame + keep);
@@ -243,12 +249,13 @@ static int fe_peak(fe_source *src, float *heap)
     return 0;
 }
 
-/* ---- real FFT, own: an N/2-point complex FFT of the samples paired as (even, odd),
-   decimation in time, then the split into the N/2 + 1 bins. The stages (their plan comes
-   with the tables): a radix-8 or radix-4 first stage fused with the windowing, then
-   FE_RADIX4_STAGES radix-4 stages, then FE_RADIX8_STAGES radix-8 stages. ---- */
+/* ---- the own FFT: complex, decimation in time. The first stage (radix 8 or 4) reads its
+   points in bit-reversed order, fused with whatever prepares them; radix-4 and radix-8 stages
+   follow (each FFT's plan and twiddles come with the tables). Used for the spectrum (an
+   N/2-point FFT of the samples paired as (even, odd), then split into the N/2 + 1 bins)
+   unless CMSIS-DSP does it, and for the DCT when FE_DCT_BY_FFT. ---- */
 
-#ifndef SERNET_FE_USE_CMSIS_DSP
+#if !defined(SERNET_FE_USE_CMSIS_DSP) || FE_DCT_BY_FFT
 typedef struct { float re, im; } fe_cpx;
 
 static fe_cpx fe_cadd(fe_cpx a, fe_cpx b) { fe_cpx r; r.re = a.re + b.re; r.im = a.im + b.im; return r; }
@@ -306,6 +313,59 @@ static inline void fe_dft8(fe_cpx p0, fe_cpx p1, fe_cpx p2, fe_cpx p3, fe_cpx p4
     fe_store(out + 7 * step, fe_csub(e3, w3));
 }
 
+/* One radix-4 stage of an n-point FFT, over blocks of `span` points. In bit-reversed order
+   a block's quarters hold the DFTs of its points of residue 0, 2, 1, 3 (mod 4); residue r is
+   turned by w^(r j) (w = e^(-2 pi i / span); `tw`: w^j, w^2j, w^3j for each j). */
+static inline void fe_radix4_stage(float *z, long n, long span, const float *tw)
+{
+    const long part = span / 2;   /* a quarter, in floats */
+    long j, at;
+    for (j = 0; j < span / 4; ++j, tw += 6)
+        for (at = 2 * j; at < 2 * n; at += 2 * span) {
+            float *a = z + at;
+            fe_dft4(fe_load(a), fe_turn(fe_load(a + 2 * part), tw),
+                    fe_turn(fe_load(a + part), tw + 2), fe_turn(fe_load(a + 3 * part), tw + 4),
+                    a, part);
+        }
+}
+
+/* One radix-8 stage likewise: the eighths hold residues 0, 4, 2, 6, 1, 5, 3, 7 (mod 8);
+   `tw`: w^j .. w^7j for each j. */
+static inline void fe_radix8_stage(float *z, long n, long span, const float *tw)
+{
+    const long part = span / 4;   /* an eighth, in floats */
+    long j, at;
+    for (j = 0; j < span / 8; ++j, tw += 14)
+        for (at = 2 * j; at < 2 * n; at += 2 * span) {
+            float *a = z + at;
+            fe_dft8(fe_load(a), fe_turn(fe_load(a + 4 * part), tw),
+                    fe_turn(fe_load(a + 2 * part), tw + 2), fe_turn(fe_load(a + 6 * part), tw + 4),
+                    fe_turn(fe_load(a + part), tw + 6), fe_turn(fe_load(a + 5 * part), tw + 8),
+                    fe_turn(fe_load(a + 3 * part), tw + 10), fe_turn(fe_load(a + 7 * part), tw + 12),
+                    a, part);
+        }
+}
+
+/* the stages after an n-point FFT's first stage of radix `first` */
+static inline void fe_fft_stages(float *z, long n, long first, int radix4, int radix8,
+                                 const float *tw)
+{
+    long span = first;
+    int s;
+    for (s = 0; s < radix4; ++s) {
+        span *= 4;
+        fe_radix4_stage(z, n, span, tw);
+        tw += 6 * (span / 4);
+    }
+    for (s = 0; s < radix8; ++s) {
+        span *= 8;
+        fe_radix8_stage(z, n, span, tw);
+        tw += 14 * (span / 8);
+    }
+}
+#endif
+
+#ifndef SERNET_FE_USE_CMSIS_DSP
 /* complex point j of the windowed frame: x[2j] w[2j] + i x[2j+1] w[2j+1] */
 static fe_cpx fe_windowed(const float *frame, long j)
 {
@@ -315,9 +375,9 @@ static fe_cpx fe_windowed(const float *frame, long j)
     return r;
 }
 
-/* Windowing, pairing and the first stage in one pass: the DFT of z_j, z_{j+m}, ...,
-   z_{j+(R-1)m} (R = FE_FIRST_RADIX points, m = N/2 / R) goes to positions fe_bitrev[j]
-   onwards, where R radix-2 stages after a bit reversal would leave it. */
+/* Windowing, pairing and the spectrum FFT's first stage in one pass: the DFT of z_j,
+   z_{j+m}, ..., z_{j+(R-1)m} (R = FE_FIRST_RADIX points, m = N/2 / R) goes to positions
+   fe_bitrev[j] onwards, where R radix-2 stages after a bit reversal would leave it. */
 static void fe_first_stage(const float *frame, float *z)
 {
     const long m = FE_HALF / FE_FIRST_RADIX;
@@ -334,47 +394,14 @@ static void fe_first_stage(const float *frame, float *z)
 #endif
 }
 
-/* One radix-4 stage over blocks of `span` points. In bit-reversed order the block's
-   quarters hold the DFTs of its points of residue 0, 2, 1, 3 (mod 4); residue r is turned
-   by w^(r j) (w = e^(-2 pi i / span); `tw`: w^j, w^2j, w^3j for each j). */
-static inline void fe_radix4_stage(float *z, long span, const float *tw)
-{
-    const long part = span / 2;   /* a quarter, in floats */
-    long j, at;
-    for (j = 0; j < span / 4; ++j, tw += 6)
-        for (at = 2 * j; at < 2 * FE_HALF; at += 2 * span) {
-            float *a = z + at;
-            fe_dft4(fe_load(a), fe_turn(fe_load(a + 2 * part), tw),
-                    fe_turn(fe_load(a + part), tw + 2), fe_turn(fe_load(a + 3 * part), tw + 4),
-                    a, part);
-        }
-}
-
-/* One radix-8 stage likewise: the eighths hold residues 0, 4, 2, 6, 1, 5, 3, 7 (mod 8);
-   `tw`: w^j .. w^7j for each j. */
-static inline void fe_radix8_stage(float *z, long span, const float *tw)
-{
-    const long part = span / 4;   /* an eighth, in floats */
-    long j, at;
-    for (j = 0; j < span / 8; ++j, tw += 14)
-        for (at = 2 * j; at < 2 * FE_HALF; at += 2 * span) {
-            float *a = z + at;
-            fe_dft8(fe_load(a), fe_turn(fe_load(a + 4 * part), tw),
-                    fe_turn(fe_load(a + 2 * part), tw + 2), fe_turn(fe_load(a + 6 * part), tw + 4),
-                    fe_turn(fe_load(a + part), tw + 6), fe_turn(fe_load(a + 5 * part), tw + 8),
-                    fe_turn(fe_load(a + 3 * part), tw + 10), fe_turn(fe_load(a + 7 * part), tw + 12),
-                    a, part);
-        }
-}
-
 /* |X_k| and |X_{N/2-k}| from z_k and z_{N/2-k} (the usual split of a real FFT done at half
-   length). The split's factor 1/2 comes after the square root, where it is exact. */
+   length). The split's factor 1/2 is in fe_window, which holds half the window (exact). */
 static void fe_split_magnitudes(const float *z, float *spec)
 {
     const float *tw = fe_split_twiddle;
     long k;
-    spec[0] = fabsf(z[0] + z[1]);
-    spec[FE_HALF] = fabsf(z[0] - z[1]);
+    spec[0] = 2.0f * fabsf(z[0] + z[1]);
+    spec[FE_HALF] = 2.0f * fabsf(z[0] - z[1]);
     for (k = 1; k <= FE_HALF / 2; ++k) {
         const float *zk = z + 2 * k, *zm = z + 2 * (FE_HALF - k);
         float ar = zk[0] + zm[0], ai = zk[1] - zm[1];
@@ -382,8 +409,8 @@ static void fe_split_magnitudes(const float *z, float *spec)
         float c = tw[2 * k], s = tw[2 * k + 1];
         float ur = c * bi + s * br, ui = s * bi - c * br;
         float xr = ar + ur, xi = ai + ui, yr = ar - ur, yi = ui - ai;
-        spec[k] = 0.5f * sqrtf(xr * xr + xi * xi);
-        spec[FE_HALF - k] = 0.5f * sqrtf(yr * yr + yi * yi);
+        spec[k] = sqrtf(xr * xr + xi * xi);
+        spec[FE_HALF - k] = sqrtf(yr * yr + yi * yi);
     }
 }
 #endif
@@ -403,29 +430,17 @@ static void fe_spectrum(const float *frame, float *buf, float *spec)
     for (i = 0; i < SERNET_FE_N_FFT; ++i)
         in[i] = frame[i] * fe_window[i];
     arm_rfft_fast_f32(&rfft, in, packed, 0);
-    /* packed: [X0.re, X(N/2).re, X1.re, X1.im, ...] */
-    spec[0] = fabsf(packed[0]);
-    spec[FE_HALF] = fabsf(packed[1]);
+    /* packed: [X0.re, X(N/2).re, X1.re, X1.im, ...] of half the spectrum (fe_window is
+       half the window) */
+    spec[0] = 2.0f * fabsf(packed[0]);
+    spec[FE_HALF] = 2.0f * fabsf(packed[1]);
     for (i = 1; i < FE_HALF; ++i) {
         float re = packed[2 * i], im = packed[2 * i + 1];
-        spec[i] = sqrtf(re * re + im * im);
+        spec[i] = 2.0f * sqrtf(re * re + im * im);
     }
 #else
-    const float *tw = fe_fft_twiddle;
-    long span = FE_FIRST_RADIX;
     fe_first_stage(frame, buf);
-    /* each call's span is a constant, so the compiler can specialise its loops */
-#define FE_STAGE(radix, count, i) if ((i) < (count)) { \
-        span *= (radix); \
-        fe_radix##radix##_stage(buf, span, tw); \
-        tw += 2 * ((radix) - 1) * (span / (radix)); }
-    FE_STAGE(4, FE_RADIX4_STAGES, 0)
-    FE_STAGE(4, FE_RADIX4_STAGES, 1)
-    FE_STAGE(8, FE_RADIX8_STAGES, 0)
-    FE_STAGE(8, FE_RADIX8_STAGES, 1)
-    FE_STAGE(8, FE_RADIX8_STAGES, 2)
-    FE_STAGE(8, FE_RADIX8_STAGES, 3)
-#undef FE_STAGE
+    fe_fft_stages(buf, FE_HALF, FE_FIRST_RADIX, FE_RADIX4_STAGES, FE_RADIX8_STAGES, fe_fft_twiddle);
     fe_split_magnitudes(buf, spec);
 #endif
 #if SERNET_FE_POWER
@@ -464,6 +479,48 @@ static float fe_log(float x)
     return (s * (half_f2 + r) + e * 1.42860682e-6f - half_f2 + f) + e * 0.693145751953125f;
 }
 
+#if FE_DCT_BY_FFT
+/* the DCT FFT's points: the log energies in Makhoul's order, paired (fe_dct_order) */
+static fe_cpx fe_reordered(const float *x, long j)
+{
+    fe_cpx r;
+    r.re = x[fe_dct_order[2 * j]];
+    r.im = x[fe_dct_order[2 * j + 1]];
+    return r;
+}
+
+/* The DCT-II by an FFT, as features._apply_dct (Makhoul 1980): v = the log energies with
+   the even bands up and the odd ones down, V = rfft(v) from the M-point complex FFT Z of v
+   paired up (M = N/2), coefficient k = Re(V_k T_k) with T_k = 2 e^(-i pi k / 2N) times the
+   DCT's scale and lifter. The split: 2 V_k = A + U B with A = Z_k + conj(Z_{M-k}),
+   B = Z_k - conj(Z_{M-k}), U = -i e^(-2 pi i k / N); fe_dct_twiddle: U, T / 2 per k. */
+static void fe_dct(const float *mel, float *z, float *out)
+{
+    const long m = FE_DCT_HALF / FE_DCT_FIRST_RADIX;
+    const float *t = fe_dct_twiddle;
+    long j;
+    int k;
+    for (j = 0; j < m; ++j)
+#if FE_DCT_FIRST_RADIX == 8
+        fe_dft8(fe_reordered(mel, j), fe_reordered(mel, j + m), fe_reordered(mel, j + 2 * m),
+                fe_reordered(mel, j + 3 * m), fe_reordered(mel, j + 4 * m),
+                fe_reordered(mel, j + 5 * m), fe_reordered(mel, j + 6 * m),
+                fe_reordered(mel, j + 7 * m), z + 2 * fe_dct_bitrev[j], 2);
+#else
+        fe_dft4(fe_reordered(mel, j), fe_reordered(mel, j + m), fe_reordered(mel, j + 2 * m),
+                fe_reordered(mel, j + 3 * m), z + 2 * fe_dct_bitrev[j], 2);
+#endif
+    fe_fft_stages(z, FE_DCT_HALF, FE_DCT_FIRST_RADIX, FE_DCT_RADIX4_STAGES, FE_DCT_RADIX8_STAGES,
+                  fe_dct_fft_twiddle);
+    for (k = 0; k < SERNET_FE_NUM_COEFFS; ++k, t += 4) {
+        const float *zk = z + 2 * k, *zm = z + 2 * ((FE_DCT_HALF - k) % FE_DCT_HALF);
+        float ar = zk[0] + zm[0], ai = zk[1] - zm[1];
+        float br = zk[0] - zm[0], bi = zk[1] + zm[1];
+        float vr = ar + (t[0] * br - t[1] * bi), vi = ai + (t[0] * bi + t[1] * br);
+        out[k] = vr * t[2] - vi * t[3];
+    }
+}
+#else
 /* `count` rows of the folded DCT with `len` weights each, over the same inputs x:
    out[step * r] = rows[r] . x, four rows per pass over x */
 static inline void fe_dct_kind(const float *x, const float *rows, int len, int count, int step,
@@ -509,14 +566,15 @@ static void fe_fold(float *x, int n)
 #define FE_FOLD2 ((FE_FOLD1 + 1) / 2)
 #define FE_COUNT(first, step) ((SERNET_FE_NUM_COEFFS + (step) - 1 - (first)) / (step))
 
-/* The DCT-II of the log energies. Row k is symmetric about the middle band for even k and
-   antisymmetric for odd k, so folding the energies (sums to the front, differences to the
-   back) halves the products; with an even band count the even rows' half folds again
-   (k = 0, 2 mod 4). fe_dct_rows holds each row's weights at the inputs it meets, the rows of
-   each kind together. */
-static void fe_dct(float *mel, float *out)
+/* The DCT-II as a matrix, for band counts an FFT does not fit. Row k is symmetric about the
+   middle band for even k and antisymmetric for odd k, so folding the energies (sums to the
+   front, differences to the back) halves the products; with an even band count the even
+   rows' half folds again (k = 0, 2 mod 4). fe_dct_rows holds each row's weights at the
+   inputs it meets, the rows of each kind together. `z` is not used. */
+static void fe_dct(float *mel, float *z, float *out)
 {
     const float *rows = fe_dct_rows;
+    (void)z;
     fe_fold(mel, SERNET_FE_N_MELS);
 #if SERNET_FE_N_MELS % 2 == 0
     fe_fold(mel, FE_FOLD1);
@@ -530,16 +588,16 @@ static void fe_dct(float *mel, float *out)
 #endif
     fe_dct_kind(mel + SERNET_FE_N_MELS - FE_FOLD1, rows, FE_FOLD1, FE_COUNT(1, 2), 2, out + 1);
 }
+#endif
 
-/* mel energies, log, DCT, clip: one frame's coefficients */
-static void fe_cepstrum(const float *spec, float *mel, float *out)
+/* mel energies plus the log offset: each triangle over its run of bins */
+static void fe_mel(const float *spec, float *mel)
 {
-    int b, k;
+    int b, i;
     for (b = 0; b < SERNET_FE_N_MELS; ++b) {
         const float *w = fe_mel_weights + fe_mel_offset[b];
         const float *s = spec + fe_mel_first[b];
         float acc = 0.0f;
-        int i;
         for (i = 0; i < fe_mel_count[b]; ++i)
             acc += s[i] * w[i];
         acc += SERNET_FE_LOG_OFFSET;
@@ -549,9 +607,16 @@ static void fe_cepstrum(const float *spec, float *mel, float *out)
 #endif
         mel[b] = acc;
     }
+}
+
+/* mel energies, log, DCT, clip: one frame's coefficients (`buf`: room for the DCT's FFT) */
+static void fe_cepstrum(const float *spec, float *mel, float *buf, float *out)
+{
+    int b, k;
+    fe_mel(spec, mel);
     for (b = 0; b < SERNET_FE_N_MELS; ++b)   /* apart, so the log's constants stay in registers */
         mel[b] = fe_log(mel[b]);
-    fe_dct(mel, out);
+    fe_dct(mel, buf, out);
 #if SERNET_FE_APPEND_ENERGY
     {
         float energy = 0.0f;
@@ -641,7 +706,7 @@ static int fe_extract(fe_source *src, float *work, float *coeffs, int8_t *input)
 #endif
         fe_next_frame(src, t, frame);
         fe_spectrum(frame, work + FE_AT_FFT, work + FE_AT_SPEC);
-        fe_cepstrum(work + FE_AT_SPEC, work + FE_AT_MEL, out);
+        fe_cepstrum(work + FE_AT_SPEC, work + FE_AT_MEL, work + FE_AT_FFT, out);
 #if !SERNET_FE_CMVN
         if (coeffs) {
             int k;
