@@ -40,7 +40,11 @@ BUNDLED = {"emodb": "light-sernet-emodb-3s-int8.tflite",
            "multi": "light-sernet-multi-3s-int8.tflite",
            "multi-float16": "light-sernet-multi-3s-float16.tflite",
            # the same int8 weights with average pools: the smallest TFLite Micro arena
-           "multi-micro": "light-sernet-multi-3s-int8-micro.tflite"}
+           "multi-micro": "light-sernet-multi-3s-int8-micro.tflite",
+           # the multi recipe at a quarter of the width: for 256 KB microcontrollers
+           "multi-xs": "light-sernet-multi-xs-3s-int8.tflite",
+           "multi-xs-float16": "light-sernet-multi-xs-3s-float16.tflite",
+           "multi-xs-micro": "light-sernet-multi-xs-3s-int8-micro.tflite"}
 
 
 def bundled_model_path(name: str = DEFAULT_MODEL) -> Path:
