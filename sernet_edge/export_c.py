@@ -160,8 +160,14 @@ def frontend_source(config: FeatureConfig) -> str:
     check_supported(config)
     t = _tables(config)
     by_fft = "fe_dct_order" in t
+    dc_bins = _window_dc(config)
     lines = [f"/* tables for: {_settings_line(config)} */",
-             f"#define FE_DCT_BY_FFT {int(by_fft)}  /* else a folded DCT matrix */", "",
+             f"#define FE_DCT_BY_FFT {int(by_fft)}  /* else a folded DCT matrix */",
+             f"#define FE_DC_REMOVAL {int(dc_bins is not None)}  /* the FFT takes out an offset */",
+             f"#define FE_DC_W0 {_c_number(dc_bins[0] if dc_bins else 0.0, np.float32)}"
+             "  /* the window's spectrum: bin 0 */",
+             f"#define FE_DC_W1 {_c_number(dc_bins[1] if dc_bins else 0.0, np.float32)}"
+             "  /* and bin 1 (the only others not 0) */", "",
              "#ifndef SERNET_FE_USE_CMSIS_DSP  /* the own FFT of the spectrum */",
              *_plan_defines("FE_", config.n_fft // 2)]
     for name, array in t.items():
@@ -204,6 +210,7 @@ def _tables(config: FeatureConfig) -> dict[str, np.ndarray]:
     tables = {"fe_bitrev": bitrev, "fe_fft_twiddle": twiddle,
               "fe_split_twiddle": split.reshape(-1).astype(np.float32),
               "fe_window": window.astype(np.float32),
+              "fe_log_table": _log_table(),
               "fe_mel_first": np.array(first, np.uint16),
               "fe_mel_count": np.array(count, np.uint16),
               "fe_mel_offset": np.array(offset, np.uint32),
@@ -220,6 +227,28 @@ def _tables(config: FeatureConfig) -> dict[str, np.ndarray]:
     else:
         tables["fe_dct_rows"] = _folded_dct(m.dct)
     return tables
+
+
+def _log_table() -> np.ndarray:
+    """c_templates/frontend.c `fe_log`'s table: for each 1/64 of z in [0.69921875, 1.3984375)
+    (the bit patterns from 0x3F330000, 2^17 apart), its centre c, 1/c and ln c (and a 0). The
+    part around 1 takes c = 1, so that ln x near 1 is as exact relative to its size."""
+    edges = (0x3F330000 + (np.arange(65) << 17)).astype(np.uint32).view(np.float32).astype(np.float64)
+    c = ((edges[:-1] + edges[1:]) / 2).astype(np.float32).astype(np.float64)
+    c[(edges[:-1] <= 1) & (edges[1:] > 1)] = 1.0
+    return np.stack([c, 1 / c, np.log(c), np.zeros(64)], axis=-1).reshape(-1).astype(np.float32)
+
+
+def _window_dc(config: FeatureConfig) -> tuple[float, float] | None:
+    """Bins 0 and 1 of the (zero-padded) window's spectrum when every other bin is 0, as for
+    periodic Hann, Hamming and rectangular windows of the FFT's length: then the C can take an
+    offset out of each frame before the FFT and put its spectrum back exactly. Else None."""
+    window = np.zeros(config.n_fft)
+    window[:config.frame_length] = _matrices(config).window
+    w = np.fft.rfft(window)
+    if np.abs(w[2:]).max(initial=0.0) > 1e-9 * abs(w[0]) or np.abs(w[:2].imag).max() > 1e-9 * abs(w[0]):
+        return None
+    return float(w[0].real), float(w[1].real)
 
 
 def _dct_by_fft(config: FeatureConfig, m) -> bool:

@@ -20,6 +20,23 @@
 
 /*@TABLES@*/
 
+/* a * b + c, fused (fmaf: one rounding, one instruction) where the FPU has it: Cortex-M4F,
+   M7, M33, ..., as the compiler's FP_FAST_FMAF or __FP_FAST_FMAF says; else a product and a
+   sum. SERNET_FE_FUSED (0 or 1) overrides. Builds that make the same choice compute the same
+   numbers on any platform (fmaf is exact to the last bit). */
+#ifndef SERNET_FE_FUSED
+#if defined(FP_FAST_FMAF) || defined(__FP_FAST_FMAF)
+#define SERNET_FE_FUSED 1
+#else
+#define SERNET_FE_FUSED 0
+#endif
+#endif
+#if SERNET_FE_FUSED
+#define FE_MAC(a, b, c) fmaf(a, b, c)
+#else
+#define FE_MAC(a, b, c) ((a) * (b) + (c))
+#endif
+
 #define FE_BINS (SERNET_FE_N_FFT / 2 + 1)
 #define FE_HALF (SERNET_FE_N_FFT / 2)        /* complex points of the spectrum's FFT */
 #define FE_DCT_HALF (SERNET_FE_N_MELS / 2)   /* and of the DCT's (FE_DCT_BY_FFT) */
@@ -88,11 +105,12 @@ static float fe_sample(const fe_source *src, long i)
 #endif
 
 /* The FFT's input samples [from, from + count) of the window: fitted, normalised and
-   pre-emphasised, zero past the window's end. */
-static void fe_input_samples(const fe_source *src, long from, long count, float *dst)
+   pre-emphasised, zero past the window's end. Returns the sum of the normalised ones. */
+static float fe_input_samples(const fe_source *src, long from, long count, float *dst)
 {
     const long at = from + src->shift;   /* the caller's index of dst[0] */
     const float peak = src->peak;        /* a local: the stores below cannot change it */
+    float sum = 0.0f;
     long first, last, i;
     fe_clip_span(src, &first, &last);
     first -= from;
@@ -112,14 +130,14 @@ static void fe_input_samples(const fe_source *src, long from, long count, float 
         /* s / 32768 / peak as s / (32768 peak): the same quotient, rounded once either way */
         const float peak_s16 = peak * 32768.0f;
         for (; i < last; ++i)
-            dst[i] = fe_normalise((float)src->s[at + i], peak_s16);
+            sum += dst[i] = fe_normalise((float)src->s[at + i], peak_s16);
 #else
         for (; i < last; ++i)
-            dst[i] = FE_S16_TO_FLOAT(src->s[at + i]);
+            sum += dst[i] = FE_S16_TO_FLOAT(src->s[at + i]);
 #endif
     } else {
         for (; i < last; ++i)
-            dst[i] = FE_NORMALISE(src->f[at + i], peak);
+            sum += dst[i] = FE_NORMALISE(src->f[at + i], peak);
     }
     for (; i < count; ++i)
         dst[i] = 0.0f;
@@ -135,13 +153,16 @@ static void fe_input_samples(const fe_source *src, long from, long count, float 
             dst[0] = dst[0] - SERNET_FE_PREEMPHASIS * fe_sample(src, from - 1);
     }
 #endif
+    return sum;
 }
 
 /* Frame t's samples into `frame`: the overlap with frame t - 1 moves down and only the new
-   samples are computed (with hop 256 of 1024, each sample once instead of four times). */
-static void fe_next_frame(const fe_source *src, long t, float *frame)
+   samples are computed (with hop 256 of 1024, each sample once instead of four times).
+   Returns the offset the FFT takes out (fe_spectrum): the new samples' mean. */
+static float fe_next_frame(const fe_source *src, long t, float *frame)
 {
     long keep = 0;
+    float sum;
     if (t > 0 && SERNET_FE_HOP_LENGTH < SERNET_FE_FRAME_LENGTH) {
         long at;
         keep = SERNET_FE_FRAME_LENGTH - SERNET_FE_HOP_LENGTH;
@@ -151,8 +172,19 @@ static void fe_next_frame(const fe_source *src, long t, float *frame)
             memcpy(frame + at, frame + at + SERNET_FE_HOP_LENGTH, (size_t)piece * sizeof *frame);
         }
     }
-    fe_input_samples(src, t * (long)SERNET_FE_HOP_LENGTH + keep, SERNET_FE_FRAME_LENGTH - keep,
-                     frame + keep);
+    sum = fe_input_samples(src, t * (long)SERNET_FE_HOP_LENGTH + keep,
+                           SERNET_FE_FRAME_LENGTH - keep, frame + keep);
+#if FE_DC_REMOVAL
+    {
+        /* after pre-emphasis a steady offset is (1 - a) times smaller. Rounded to 1/64, so
+           that frames without one (|mean| < 1/128) are computed exactly as without this. */
+        float mean = sum / (float)(SERNET_FE_FRAME_LENGTH - keep) * (1.0f - SERNET_FE_PREEMPHASIS);
+        return (float)(long)(mean * 64.0f + (mean < 0.0f ? -0.5f : 0.5f)) / 64.0f;
+    }
+#else
+    (void)sum;
+    return 0.0f;
+#endif
 }
 
 /* ---- 99.9th percentile of |x|: a min-heap of the PCT_TOP largest values ---- */
@@ -269,8 +301,8 @@ static void fe_store(float *p, fe_cpx a) { p[0] = a.re; p[1] = a.im; }
 static fe_cpx fe_turn(fe_cpx a, const float *w)
 {
     fe_cpx r;
-    r.re = a.re * w[0] - a.im * w[1];
-    r.im = a.re * w[1] + a.im * w[0];
+    r.re = FE_MAC(-a.im, w[1], a.re * w[0]);
+    r.im = FE_MAC(a.re, w[1], a.im * w[0]);
     return r;
 }
 
@@ -366,57 +398,75 @@ static inline void fe_fft_stages(float *z, long n, long first, int radix4, int r
 #endif
 
 #ifndef SERNET_FE_USE_CMSIS_DSP
-/* complex point j of the windowed frame: x[2j] w[2j] + i x[2j+1] w[2j+1] */
-static fe_cpx fe_windowed(const float *frame, long j)
+#if defined(__GNUC__)
+#define FE_ALWAYS_INLINE inline __attribute__((always_inline))   /* a copy per call site */
+#else
+#define FE_ALWAYS_INLINE inline
+#endif
+
+/* complex point j of the windowed frame less `dc`: (x[2j] - dc) w[2j] + i (x[2j+1] - dc) w[2j+1] */
+static fe_cpx fe_windowed(const float *frame, float dc, long j)
 {
     fe_cpx r;
-    r.re = frame[2 * j] * fe_window[2 * j];
-    r.im = frame[2 * j + 1] * fe_window[2 * j + 1];
+    r.re = (frame[2 * j] - dc) * fe_window[2 * j];
+    r.im = (frame[2 * j + 1] - dc) * fe_window[2 * j + 1];
     return r;
 }
 
 /* Windowing, pairing and the spectrum FFT's first stage in one pass: the DFT of z_j,
    z_{j+m}, ..., z_{j+(R-1)m} (R = FE_FIRST_RADIX points, m = N/2 / R) goes to positions
    fe_bitrev[j] onwards, where R radix-2 stages after a bit reversal would leave it. */
-static void fe_first_stage(const float *frame, float *z)
+static FE_ALWAYS_INLINE void fe_first_stage(const float *frame, float dc, float *z)
 {
     const long m = FE_HALF / FE_FIRST_RADIX;
     long j;
     for (j = 0; j < m; ++j)
 #if FE_FIRST_RADIX == 8
-        fe_dft8(fe_windowed(frame, j), fe_windowed(frame, j + m), fe_windowed(frame, j + 2 * m),
-                fe_windowed(frame, j + 3 * m), fe_windowed(frame, j + 4 * m),
-                fe_windowed(frame, j + 5 * m), fe_windowed(frame, j + 6 * m),
-                fe_windowed(frame, j + 7 * m), z + 2 * fe_bitrev[j], 2);
+        fe_dft8(fe_windowed(frame, dc, j), fe_windowed(frame, dc, j + m),
+                fe_windowed(frame, dc, j + 2 * m), fe_windowed(frame, dc, j + 3 * m),
+                fe_windowed(frame, dc, j + 4 * m), fe_windowed(frame, dc, j + 5 * m),
+                fe_windowed(frame, dc, j + 6 * m), fe_windowed(frame, dc, j + 7 * m),
+                z + 2 * fe_bitrev[j], 2);
 #else
-        fe_dft4(fe_windowed(frame, j), fe_windowed(frame, j + m), fe_windowed(frame, j + 2 * m),
-                fe_windowed(frame, j + 3 * m), z + 2 * fe_bitrev[j], 2);
+        fe_dft4(fe_windowed(frame, dc, j), fe_windowed(frame, dc, j + m),
+                fe_windowed(frame, dc, j + 2 * m), fe_windowed(frame, dc, j + 3 * m),
+                z + 2 * fe_bitrev[j], 2);
 #endif
 }
 
 /* |X_k| and |X_{N/2-k}| from z_k and z_{N/2-k} (the usual split of a real FFT done at half
-   length). The split's factor 1/2 is in fe_window, which holds half the window (exact). */
-static void fe_split_magnitudes(const float *z, float *spec)
+   length), plus `dc_re` on X_k's real part. The split's factor 1/2 is in fe_window, which
+   holds half the window (exact). */
+static inline void fe_split_pair(const float *z, long k, float dc_re, int with_dc, float *spec)
 {
-    const float *tw = fe_split_twiddle;
+    const float *zk = z + 2 * k, *zm = z + 2 * (FE_HALF - k);
+    float ar = zk[0] + zm[0], ai = zk[1] - zm[1];
+    float br = zk[0] - zm[0], bi = zk[1] + zm[1];
+    float c = fe_split_twiddle[2 * k], s = fe_split_twiddle[2 * k + 1];
+    float ur = FE_MAC(c, bi, s * br), ui = FE_MAC(-c, br, s * bi);
+    float xr = ar + ur, xi = ai + ui, yr = ar - ur, yi = ui - ai;
+    if (with_dc)
+        xr = xr + dc_re;
+    spec[k] = sqrtf(FE_MAC(xr, xr, xi * xi));
+    spec[FE_HALF - k] = sqrtf(FE_MAC(yr, yr, yi * yi));
+}
+
+/* the N/2 + 1 magnitudes, the offset `dc` put back: it only reaches bins 0 and 1 */
+static void fe_split_magnitudes(const float *z, float dc, float *spec)
+{
     long k;
-    spec[0] = 2.0f * fabsf(z[0] + z[1]);
+    spec[0] = 2.0f * fabsf(z[0] + z[1] + dc * (0.5f * FE_DC_W0));
     spec[FE_HALF] = 2.0f * fabsf(z[0] - z[1]);
-    for (k = 1; k <= FE_HALF / 2; ++k) {
-        const float *zk = z + 2 * k, *zm = z + 2 * (FE_HALF - k);
-        float ar = zk[0] + zm[0], ai = zk[1] - zm[1];
-        float br = zk[0] - zm[0], bi = zk[1] + zm[1];
-        float c = tw[2 * k], s = tw[2 * k + 1];
-        float ur = c * bi + s * br, ui = s * bi - c * br;
-        float xr = ar + ur, xi = ai + ui, yr = ar - ur, yi = ui - ai;
-        spec[k] = sqrtf(xr * xr + xi * xi);
-        spec[FE_HALF - k] = sqrtf(yr * yr + yi * yi);
-    }
+    fe_split_pair(z, 1, dc * FE_DC_W1, 1, spec);
+    for (k = 2; k <= FE_HALF / 2; ++k)
+        fe_split_pair(z, k, 0.0f, 0, spec);
 }
 #endif
 
-/* |rfft(frame * window)| (or power) */
-static void fe_spectrum(const float *frame, float *buf, float *spec)
+/* |rfft(frame * window)| (or power). The FFT sees the frame less `dc`, whose spectrum,
+   dc times the window's, is put back exactly (float32 rounds relative to the largest values,
+   so a large offset would otherwise bury quiet bands in rounding). */
+static void fe_spectrum(const float *frame, float dc, float *buf, float *spec)
 {
 #ifdef SERNET_FE_USE_CMSIS_DSP
     static arm_rfft_fast_instance_f32 rfft;
@@ -428,20 +478,25 @@ static void fe_spectrum(const float *frame, float *buf, float *spec)
         ready = 1;
     }
     for (i = 0; i < SERNET_FE_N_FFT; ++i)
-        in[i] = frame[i] * fe_window[i];
+        in[i] = (frame[i] - dc) * fe_window[i];
     arm_rfft_fast_f32(&rfft, in, packed, 0);
+    packed[0] += dc * (0.5f * FE_DC_W0);
+    packed[2] += dc * (0.5f * FE_DC_W1);
     /* packed: [X0.re, X(N/2).re, X1.re, X1.im, ...] of half the spectrum (fe_window is
        half the window) */
     spec[0] = 2.0f * fabsf(packed[0]);
     spec[FE_HALF] = 2.0f * fabsf(packed[1]);
     for (i = 1; i < FE_HALF; ++i) {
         float re = packed[2 * i], im = packed[2 * i + 1];
-        spec[i] = 2.0f * sqrtf(re * re + im * im);
+        spec[i] = 2.0f * sqrtf(FE_MAC(re, re, im * im));
     }
 #else
-    fe_first_stage(frame, buf);
+    if (dc != 0.0f)
+        fe_first_stage(frame, dc, buf);
+    else
+        fe_first_stage(frame, 0.0f, buf);   /* a copy without the subtraction: most frames */
     fe_fft_stages(buf, FE_HALF, FE_FIRST_RADIX, FE_RADIX4_STAGES, FE_RADIX8_STAGES, fe_fft_twiddle);
-    fe_split_magnitudes(buf, spec);
+    fe_split_magnitudes(buf, dc, spec);
 #endif
 #if SERNET_FE_POWER
     {
@@ -454,29 +509,27 @@ static void fe_spectrum(const float *frame, float *buf, float *spec)
 
 /* ---- log-mel energies and their DCT ---- */
 
-/* ln(x) in float32 arithmetic, within 1 ulp (tests/test_export_c.py); newlib's logf costs
-   about 100 instructions on a Cortex-M4. x = 2^e m with m in [sqrt(1/2), sqrt(2)), f = m - 1
-   (exact), s = f / (2 + f): ln(m) = 2 atanh(s) = f - f^2/2 + s (f^2/2 + R),
-   R = 2 s^2/3 + 2 s^4/5 + ... */
+/* ln(x) in float32 arithmetic (newlib's logf costs about 100 instructions on a Cortex-M4;
+   this, about 30): x = 2^k z with z in [0.699, 1.398), c the centre of the 1/64 of that
+   range that holds z (fe_log_table: c, 1/c, ln c), r = (z - c) / c with z - c exact:
+   ln x = k ln 2 + ln c + ln(1 + r), the last as r - r^2/2 + r^3/3 (|r| < 1/128). */
 static float fe_log(float x)
 {
     union { float f; uint32_t u; } v;
-    float f, s, z, r, half_f2, e;
-    int32_t exponent;
+    uint32_t top;
+    const float *t;
+    float k, r, p;
     v.f = x;
     if (v.u - 0x00800000u >= 0x7F000000u)   /* 0, subnormal, negative, infinite or NaN */
         return logf(x);
-    v.u += 0x3F800000u - 0x3F3504F3u;         /* 0x3F3504F3: sqrt(1/2) */
-    exponent = (int32_t)(v.u >> 23) - 127;
-    v.u = (v.u & 0x007FFFFFu) + 0x3F3504F3u;
-    f = v.f - 1.0f;
-    s = f / (2.0f + f);
-    z = s * s;
-    r = z * (0.6666666667f + z * (0.4f + z * (0.2857142857f + z * 0.2222222222f)));
-    half_f2 = 0.5f * f * f;
-    e = (float)exponent;
-    /* ln 2 = 0.693145751953125 (exact, 15 bits: e * it is exact) + 1.42860682e-6 */
-    return (s * (half_f2 + r) + e * 1.42860682e-6f - half_f2 + f) + e * 0.693145751953125f;
+    top = v.u + (0x3F800000u - 0x3F330000u);   /* 0x3F330000: 0.69921875 */
+    t = fe_log_table + 4 * ((top >> 17) & 63);
+    k = (float)((int32_t)(top >> 23) - 127);
+    v.u = (top & 0x007FFFFFu) + 0x3F330000u;   /* z */
+    r = (v.f - t[0]) * t[1];
+    p = FE_MAC(-r * r, FE_MAC(-r, 1.0f / 3.0f, 0.5f), r);   /* r - r^2 (1/2 - r/3) */
+    /* ln 2 = 0.693145751953125 (exact, 15 bits: k times it is exact) + 1.42860682e-6 */
+    return FE_MAC(k, 0.693145751953125f, FE_MAC(k, 1.42860682e-6f, t[2]) + p);
 }
 
 #if FE_DCT_BY_FFT
@@ -516,8 +569,8 @@ static void fe_dct(const float *mel, float *z, float *out)
         const float *zk = z + 2 * k, *zm = z + 2 * ((FE_DCT_HALF - k) % FE_DCT_HALF);
         float ar = zk[0] + zm[0], ai = zk[1] - zm[1];
         float br = zk[0] - zm[0], bi = zk[1] + zm[1];
-        float vr = ar + (t[0] * br - t[1] * bi), vi = ai + (t[0] * bi + t[1] * br);
-        out[k] = vr * t[2] - vi * t[3];
+        float vr = ar + FE_MAC(-t[1], bi, t[0] * br), vi = ai + FE_MAC(t[1], br, t[0] * bi);
+        out[k] = FE_MAC(-vi, t[3], vr * t[2]);
     }
 }
 #else
@@ -532,10 +585,10 @@ static inline void fe_dct_kind(const float *x, const float *rows, int len, int c
         float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
         for (j = 0; j < len; ++j) {
             float v = x[j];
-            a0 += v * r0[j];
-            a1 += v * r1[j];
-            a2 += v * r2[j];
-            a3 += v * r3[j];
+            a0 = FE_MAC(v, r0[j], a0);
+            a1 = FE_MAC(v, r1[j], a1);
+            a2 = FE_MAC(v, r2[j], a2);
+            a3 = FE_MAC(v, r3[j], a3);
         }
         out[0] = a0;
         out[step] = a1;
@@ -545,7 +598,7 @@ static inline void fe_dct_kind(const float *x, const float *rows, int len, int c
     for (; count > 0; --count, rows += len, out += step) {
         float acc = 0.0f;
         for (j = 0; j < len; ++j)
-            acc += x[j] * rows[j];
+            acc = FE_MAC(x[j], rows[j], acc);
         *out = acc;
     }
 }
@@ -599,7 +652,7 @@ static void fe_mel(const float *spec, float *mel)
         const float *s = spec + fe_mel_first[b];
         float acc = 0.0f;
         for (i = 0; i < fe_mel_count[b]; ++i)
-            acc += s[i] * w[i];
+            acc = FE_MAC(s[i], w[i], acc);
         acc += SERNET_FE_LOG_OFFSET;
 #if SERNET_FE_LOG_FLOOR_ON
         if (acc == 0.0f)
@@ -652,7 +705,7 @@ static void fe_cmvn(float *ceps, long t0, long t1)
         for (t = t0; t < t1; ++t) {
             float d = c[t * SERNET_FE_NUM_COEFFS] - mean;
             dev += d;
-            var += d * d;
+            var = FE_MAC(d, d, var);
         }
         dev /= count;
         mean += dev;
@@ -704,8 +757,8 @@ static int fe_extract(fe_source *src, float *work, float *coeffs, int8_t *input)
 #else
         float *out = work + FE_AT_CEPS;
 #endif
-        fe_next_frame(src, t, frame);
-        fe_spectrum(frame, work + FE_AT_FFT, work + FE_AT_SPEC);
+        float dc = fe_next_frame(src, t, frame);
+        fe_spectrum(frame, dc, work + FE_AT_FFT, work + FE_AT_SPEC);
         fe_cepstrum(work + FE_AT_SPEC, work + FE_AT_MEL, work + FE_AT_FFT, out);
 #if !SERNET_FE_CMVN
         if (coeffs) {
