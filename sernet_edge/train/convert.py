@@ -11,6 +11,8 @@ import contextlib
 import dataclasses
 import io
 import json
+import os
+import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -123,12 +125,32 @@ def convert_keras(model, features: FeatureConfig, precision: str,
         conv.inference_input_type = tf.int8
         conv.inference_output_type = tf.int8
     try:
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), \
+                _native_log_silenced():
             # Keras prints its SavedModel export; TF warns that int8 input has no given range
             warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
             return bytes(conv.convert())
     except Exception as e:
         raise ModelError(f"TFLite conversion to {precision} failed ({_first_line(e)})") from None
+
+
+@contextlib.contextmanager
+def _native_log_silenced():
+    """The converter's C++ code writes its log ("fully_quantize: 0, ...", MLIR passes) straight
+    to file descriptor 2, past TF_CPP_MIN_LOG_LEVEL: hide it when that level asks for quiet
+    (the CLI sets 3 unless --debug). Its errors still arrive as the exception."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "3":
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def check_features(X, features: FeatureConfig, what: str) -> np.ndarray:
