@@ -288,6 +288,12 @@ static int fe_peak(fe_source *src, float *heap)
    unless CMSIS-DSP does it, and for the DCT when FE_DCT_BY_FFT. ---- */
 
 #if !defined(SERNET_FE_USE_CMSIS_DSP) || FE_DCT_BY_FFT
+#if defined(__GNUC__)
+#define FE_ALWAYS_INLINE inline __attribute__((always_inline))   /* a copy per call site */
+#else
+#define FE_ALWAYS_INLINE inline
+#endif
+
 typedef struct { float re, im; } fe_cpx;
 
 static fe_cpx fe_cadd(fe_cpx a, fe_cpx b) { fe_cpx r; r.re = a.re + b.re; r.im = a.im + b.im; return r; }
@@ -348,62 +354,64 @@ static inline void fe_dft8(fe_cpx p0, fe_cpx p1, fe_cpx p2, fe_cpx p3, fe_cpx p4
 /* One radix-4 stage of an n-point FFT, over blocks of `span` points. In bit-reversed order
    a block's quarters hold the DFTs of its points of residue 0, 2, 1, 3 (mod 4); residue r is
    turned by w^(r j) (w = e^(-2 pi i / span); `tw`: w^j, w^2j, w^3j for each j). */
-static inline void fe_radix4_stage(float *z, long n, long span, const float *tw)
+static FE_ALWAYS_INLINE void fe_radix4_stage(float *z, long n, long span, const float *tw)
 {
     const long part = span / 2;   /* a quarter, in floats */
-    long j, at;
-    for (j = 0; j < span / 4; ++j, tw += 6)
-        for (at = 2 * j; at < 2 * n; at += 2 * span) {
-            float *a = z + at;
-            fe_dft4(fe_load(a), fe_turn(fe_load(a + 2 * part), tw),
-                    fe_turn(fe_load(a + part), tw + 2), fe_turn(fe_load(a + 3 * part), tw + 4),
+    long at, j;
+    for (at = 0; at < 2 * n; at += 2 * span) {
+        const float *w = tw;
+        for (j = 0; j < span / 4; ++j, w += 6) {
+            float *a = z + at + 2 * j;
+            fe_dft4(fe_load(a), fe_turn(fe_load(a + 2 * part), w),
+                    fe_turn(fe_load(a + part), w + 2), fe_turn(fe_load(a + 3 * part), w + 4),
                     a, part);
         }
+    }
 }
 
 /* One radix-8 stage likewise: the eighths hold residues 0, 4, 2, 6, 1, 5, 3, 7 (mod 8);
    `tw`: w^j .. w^7j for each j. */
-static inline void fe_radix8_stage(float *z, long n, long span, const float *tw)
+static FE_ALWAYS_INLINE void fe_radix8_stage(float *z, long n, long span, const float *tw)
 {
     const long part = span / 4;   /* an eighth, in floats */
-    long j, at;
-    for (j = 0; j < span / 8; ++j, tw += 14)
-        for (at = 2 * j; at < 2 * n; at += 2 * span) {
-            float *a = z + at;
-            fe_dft8(fe_load(a), fe_turn(fe_load(a + 4 * part), tw),
-                    fe_turn(fe_load(a + 2 * part), tw + 2), fe_turn(fe_load(a + 6 * part), tw + 4),
-                    fe_turn(fe_load(a + part), tw + 6), fe_turn(fe_load(a + 5 * part), tw + 8),
-                    fe_turn(fe_load(a + 3 * part), tw + 10), fe_turn(fe_load(a + 7 * part), tw + 12),
+    long at, j;
+    for (at = 0; at < 2 * n; at += 2 * span) {
+        const float *w = tw;
+        for (j = 0; j < span / 8; ++j, w += 14) {
+            float *a = z + at + 2 * j;
+            fe_dft8(fe_load(a), fe_turn(fe_load(a + 4 * part), w),
+                    fe_turn(fe_load(a + 2 * part), w + 2), fe_turn(fe_load(a + 6 * part), w + 4),
+                    fe_turn(fe_load(a + part), w + 6), fe_turn(fe_load(a + 5 * part), w + 8),
+                    fe_turn(fe_load(a + 3 * part), w + 10), fe_turn(fe_load(a + 7 * part), w + 12),
                     a, part);
         }
+    }
 }
 
-/* the stages after an n-point FFT's first stage of radix `first` */
-static inline void fe_fft_stages(float *z, long n, long first, int radix4, int radix8,
-                                 const float *tw)
+/* The stages after an n-point FFT's first stage of radix `first`: `radix4` radix-4 stages,
+   then `radix8` radix-8 ones (at most 2 and 4: n <= 32768). Written out so that, inlined
+   with constant arguments, each stage's span is a constant the compiler can build on. */
+static FE_ALWAYS_INLINE void fe_fft_stages(float *z, long n, long first, int radix4, int radix8,
+                                           const float *tw)
 {
     long span = first;
-    int s;
-    for (s = 0; s < radix4; ++s) {
-        span *= 4;
-        fe_radix4_stage(z, n, span, tw);
-        tw += 6 * (span / 4);
+#define FE_STAGE(radix, on) \
+    if (on) { \
+        span *= (radix); \
+        fe_radix##radix##_stage(z, n, span, tw); \
+        tw += 2 * ((radix) - 1) * (span / (radix)); \
     }
-    for (s = 0; s < radix8; ++s) {
-        span *= 8;
-        fe_radix8_stage(z, n, span, tw);
-        tw += 14 * (span / 8);
-    }
+    FE_STAGE(4, radix4 > 0)
+    FE_STAGE(4, radix4 > 1)
+    FE_STAGE(8, radix8 > 0)
+    FE_STAGE(8, radix8 > 1)
+    FE_STAGE(8, radix8 > 2)
+    FE_STAGE(8, radix8 > 3)
+#undef FE_STAGE
 }
 #endif
 
 #ifndef SERNET_FE_USE_CMSIS_DSP
-#if defined(__GNUC__)
-#define FE_ALWAYS_INLINE inline __attribute__((always_inline))   /* a copy per call site */
-#else
-#define FE_ALWAYS_INLINE inline
-#endif
-
 /* complex point j of the windowed frame less `dc`: (x[2j] - dc) w[2j] + i (x[2j+1] - dc) w[2j+1] */
 static fe_cpx fe_windowed(const float *frame, float dc, long j)
 {
