@@ -412,7 +412,12 @@ def test_cli_converts_with_card_corpus_by_default(trained, tmp_path):
     assert card["conversion"]["calibration_examples"] == len(trained["y"])
     assert card["parity"]["eval_items"] == len(trained["y"])
     assert card["micro"] is None
-    assert "points below keras on" in result.output
+    import re
+    line = re.search(r"int8\.tflite: UAR ([\d.]+), (?:([\d.]+) points (below|above)|equal to) keras on",
+                     result.output)
+    loss = card["parity"]["uar_loss_vs_float32"]
+    assert line and (line[3] == ("below" if loss > 0 else "above") if loss else line[2] is None)
+    assert "parity was checked on the calibration clips themselves" in result.output
 
 
 def test_cli_missing_model(tmp_path):
