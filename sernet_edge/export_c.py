@@ -132,7 +132,7 @@ def frontend_header(config: FeatureConfig, scale: float, zero_point: int, origin
         f" * Flash: {flash:,} B of tables plus the code. RAM: no heap, no static state",
         f" * (except CMSIS-DSP's instance); the caller's work buffer of SERNET_FE_WORK_FLOATS",
         f" * floats ({work_bytes:,} B; {work_bytes + 4 * config.n_fft:,} B with CMSIS-DSP) and about",
-        " * 100 B of stack. */",
+        " * 300 B of stack. */",
         "#ifndef SERNET_FRONTEND_H_", "#define SERNET_FRONTEND_H_", "",
         "#include <stdint.h>", ""]
     for key, value, note in defines:

@@ -3,9 +3,11 @@
  * the top of this file were generated from one model card's feature settings.
  * Define SERNET_FE_USE_CMSIS_DSP to use CMSIS-DSP's arm_rfft_fast_f32 for the FFT.
  *
- * Every step is plain float32 arithmetic (no libm call on the common path), so under
- * -std=c99 (which keeps a * b + c unfused) a host build computes the device's numbers:
- * tests/test_export_c.py checks the host build against numpy. */
+ * Every step is float32 arithmetic whose results IEEE 754 fixes to the bit (+ - * /, sqrtf,
+ * fmaf; logf only for impossible inputs), so two builds with the same SERNET_FE_FUSED give
+ * the same numbers on any machine: tests/test_export_c.py checks host builds against numpy.
+ * That needs -std=c99 (or -ffp-contract=off), which keeps the compiler from fusing other
+ * a * b + c, and no -ffast-math. */
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
@@ -176,10 +178,13 @@ static float fe_next_frame(const fe_source *src, long t, float *frame)
                            SERNET_FE_FRAME_LENGTH - keep, frame + keep);
 #if FE_DC_REMOVAL
     {
-        /* after pre-emphasis a steady offset is (1 - a) times smaller. Rounded to 1/64, so
-           that frames without one (|mean| < 1/128) are computed exactly as without this. */
-        float mean = sum / (float)(SERNET_FE_FRAME_LENGTH - keep) * (1.0f - SERNET_FE_PREEMPHASIS);
-        return (float)(long)(mean * 64.0f + (mean < 0.0f ? -0.5f : 0.5f)) / 64.0f;
+        /* after pre-emphasis a steady offset is (1 - a) times smaller. In 64ths, so that
+           frames without one (|mean| < 1/128) are computed exactly as without this. */
+        float steps = sum / (float)(SERNET_FE_FRAME_LENGTH - keep) * (1.0f - SERNET_FE_PREEMPHASIS)
+                      * 64.0f;
+        if (!(fabsf(steps) < 1e6f))   /* unnormalised input far beyond full scale: keep it */
+            return 0.0f;
+        return (float)(long)(steps + (steps < 0.0f ? -0.5f : 0.5f)) / 64.0f;
     }
 #else
     (void)sum;
@@ -499,9 +504,11 @@ static void fe_spectrum(const float *frame, float dc, float *buf, float *spec)
         spec[i] = 2.0f * sqrtf(FE_MAC(re, re, im * im));
     }
 #else
+#if FE_DC_REMOVAL
     if (dc != 0.0f)
         fe_first_stage(frame, dc, buf);
     else
+#endif
         fe_first_stage(frame, 0.0f, buf);   /* a copy without the subtraction: most frames */
     fe_fft_stages(buf, FE_HALF, FE_FIRST_RADIX, FE_RADIX4_STAGES, FE_RADIX8_STAGES, fe_fft_twiddle);
     fe_split_magnitudes(buf, dc, spec);
@@ -675,7 +682,7 @@ static void fe_cepstrum(const float *spec, float *mel, float *buf, float *out)
 {
     int b, k;
     fe_mel(spec, mel);
-    for (b = 0; b < SERNET_FE_N_MELS; ++b)   /* apart, so the log's constants stay in registers */
+    for (b = 0; b < SERNET_FE_N_MELS; ++b)
         mel[b] = fe_log(mel[b]);
     fe_dct(mel, buf, out);
 #if SERNET_FE_APPEND_ENERGY
