@@ -301,15 +301,15 @@ static int fe_peak(fe_source *src, float *heap)
 
 typedef struct { float re, im; } fe_cpx;
 
-static fe_cpx fe_cadd(fe_cpx a, fe_cpx b) { fe_cpx r; r.re = a.re + b.re; r.im = a.im + b.im; return r; }
-static fe_cpx fe_csub(fe_cpx a, fe_cpx b) { fe_cpx r; r.re = a.re - b.re; r.im = a.im - b.im; return r; }
-static fe_cpx fe_minus_i(fe_cpx a) { fe_cpx r; r.re = a.im; r.im = -a.re; return r; }   /* -i a */
+static inline fe_cpx fe_cadd(fe_cpx a, fe_cpx b) { fe_cpx r; r.re = a.re + b.re; r.im = a.im + b.im; return r; }
+static inline fe_cpx fe_csub(fe_cpx a, fe_cpx b) { fe_cpx r; r.re = a.re - b.re; r.im = a.im - b.im; return r; }
+static inline fe_cpx fe_minus_i(fe_cpx a) { fe_cpx r; r.re = a.im; r.im = -a.re; return r; }   /* -i a */
 
-static fe_cpx fe_load(const float *p) { fe_cpx r; r.re = p[0]; r.im = p[1]; return r; }
-static void fe_store(float *p, fe_cpx a) { p[0] = a.re; p[1] = a.im; }
+static inline fe_cpx fe_load(const float *p) { fe_cpx r; r.re = p[0]; r.im = p[1]; return r; }
+static inline void fe_store(float *p, fe_cpx a) { p[0] = a.re; p[1] = a.im; }
 
 /* a * (w[0] + i w[1]) */
-static fe_cpx fe_turn(fe_cpx a, const float *w)
+static inline fe_cpx fe_turn(fe_cpx a, const float *w)
 {
     fe_cpx r;
     r.re = FE_MAC(-a.im, w[1], a.re * w[0]);
@@ -318,7 +318,7 @@ static fe_cpx fe_turn(fe_cpx a, const float *w)
 }
 
 /* the 4-point DFT of p0..p3 into out, out + step, out + 2 step, out + 3 step (floats) */
-static inline void fe_dft4(fe_cpx p0, fe_cpx p1, fe_cpx p2, fe_cpx p3, float *out, long step)
+static FE_ALWAYS_INLINE void fe_dft4(fe_cpx p0, fe_cpx p1, fe_cpx p2, fe_cpx p3, float *out, long step)
 {
     fe_cpx t0 = fe_cadd(p0, p2), t1 = fe_csub(p0, p2);
     fe_cpx t2 = fe_cadd(p1, p3), t3 = fe_minus_i(fe_csub(p1, p3));
@@ -330,8 +330,8 @@ static inline void fe_dft4(fe_cpx p0, fe_cpx p1, fe_cpx p2, fe_cpx p3, float *ou
 
 /* the 8-point DFT likewise: X_k = E_k + W^k O_k and X_{k+4} = E_k - W^k O_k, with E and O
    the 4-point DFTs of the even and odd points and W = e^(-i pi/4) */
-static inline void fe_dft8(fe_cpx p0, fe_cpx p1, fe_cpx p2, fe_cpx p3, fe_cpx p4, fe_cpx p5,
-                           fe_cpx p6, fe_cpx p7, float *out, long step)
+static FE_ALWAYS_INLINE void fe_dft8(fe_cpx p0, fe_cpx p1, fe_cpx p2, fe_cpx p3, fe_cpx p4,
+                                     fe_cpx p5, fe_cpx p6, fe_cpx p7, float *out, long step)
 {
     const float h = 0.70710678118654752f;   /* sqrt(1/2) */
     fe_cpx a0 = fe_cadd(p0, p4), a1 = fe_csub(p0, p4);
@@ -418,7 +418,7 @@ static FE_ALWAYS_INLINE void fe_fft_stages(float *z, long n, long first, int rad
 
 #ifndef SERNET_FE_USE_CMSIS_DSP
 /* complex point j of the windowed frame less `dc`: (x[2j] - dc) w[2j] + i (x[2j+1] - dc) w[2j+1] */
-static fe_cpx fe_windowed(const float *frame, float dc, long j)
+static inline fe_cpx fe_windowed(const float *frame, float dc, long j)
 {
     fe_cpx r;
     r.re = (frame[2 * j] - dc) * fe_window[2 * j];
@@ -450,7 +450,8 @@ static FE_ALWAYS_INLINE void fe_first_stage(const float *frame, float dc, float 
 /* |X_k| and |X_{N/2-k}| from z_k and z_{N/2-k} (the usual split of a real FFT done at half
    length), plus `dc_re` on X_k's real part. The split's factor 1/2 is in fe_window, which
    holds half the window (exact). */
-static inline void fe_split_pair(const float *z, long k, float dc_re, int with_dc, float *spec)
+static FE_ALWAYS_INLINE void fe_split_pair(const float *z, long k, float dc_re, int with_dc,
+                                           float *spec)
 {
     const float *zk = z + 2 * k, *zm = z + 2 * (FE_HALF - k);
     float ar = zk[0] + zm[0], ai = zk[1] - zm[1];
@@ -549,7 +550,7 @@ static float fe_log(float x)
 
 #if FE_DCT_BY_FFT
 /* the DCT FFT's points: the log energies in Makhoul's order, paired (fe_dct_order) */
-static fe_cpx fe_reordered(const float *x, long j)
+static inline fe_cpx fe_reordered(const float *x, long j)
 {
     fe_cpx r;
     r.re = x[fe_dct_order[2 * j]];
