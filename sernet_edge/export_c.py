@@ -1,9 +1,9 @@
 """`sernet-edge export-c`: a model and its own front end as portable C for a microcontroller.
 
 The front end (c_templates/frontend.c, C99, float32, no heap) is the same `extract` as
-sernet_edge/features.py; this module computes its tables (window, FFT twiddles, sparse mel
-triangles, DCT) from the card's feature settings, so every card gets the front end its model
-was trained with. No TensorFlow: the model is read as bytes and its card from its metadata.
+sernet_edge/features.py; this module computes its tables (window, FFT plans and twiddles,
+sparse mel triangles, log, DCT) from the card's feature settings, so every card gets the front
+end its model was trained with. No TensorFlow: the model is read as bytes and its card from its metadata.
 """
 
 from __future__ import annotations
