@@ -48,3 +48,67 @@ def test_unknown_table_is_one_line(tmp_path):
     doc.write_text(MARK.format("benchmarks/results/model-2026-12-01.json", "nonsense") + END + "\n")
     with pytest.raises(SystemExit, match="unknown table 'nonsense'"):
         doc_tables.stale([doc])
+
+
+# ---- Cortex-M (benchmarks/cortex-m/all_clips.py) and arm64 (benchmarks/arm64/check.sh) ----
+
+GENERATED = {"docs/benchmarks.md": ("cortex-m-m4", "cortex-m-fit", "edge-bars"),
+             "docs/microcontrollers.md": ("cortex-m-arena", "cortex-m-memory", "cortex-m-frontend",
+                                          "cortex-m-parity", "cortex-m-speed"),
+             "docs/raspberry-pi.md": ("arm64",),
+             "benchmarks/cortex-m/README.md": ("cortex-m-firmware",),
+             "benchmarks/arm64/README.md": ("arm64-time",)}
+
+
+def _cited(kind: str) -> set[str]:
+    """Every result file of this kind ('cortex-m-' or 'arm64-') a generated block reads."""
+    out = set()
+    for doc in doc_tables.DOCS:
+        for m in doc_tables.BLOCK.finditer(Path(doc).read_text()):
+            out |= {s for s in m.group(2).split(",") if Path(s).name.startswith(kind)}
+    return out
+
+
+def test_the_cortex_m_and_arm64_figures_are_generated():
+    for doc, tables in GENERATED.items():
+        text = (REPO / doc).read_text()
+        for table in tables:
+            assert f": {table} -->" in text, (doc, table)
+
+
+def test_the_cortex_m_results_quoted_are_of_the_shipped_files():
+    """Flash, arena and instructions move with the model file: a result quoted by the docs was
+    measured on the file that ships now (same weights, same size) and passed its checks."""
+    from sernet_edge.card import read_card
+    cited = _cited("cortex-m-")
+    assert cited
+    for source in cited:
+        result = json.loads((REPO / source).read_text())
+        shipped = REPO / "models" / result["model"]
+        assert shipped.is_file(), f"{source}: {result['model']} is no longer shipped"
+        assert (result["weights_sha256"], result["file_bytes"]) == \
+            (read_card(shipped)["weights_sha256"], shipped.stat().st_size), \
+            f"{source} measured another {result['model']}: rerun benchmarks/cortex-m/all_clips.py"
+        assert result["ok"], (source, result["checks"])
+
+
+def test_the_arm64_result_quoted_is_the_newest_and_passed():
+    runs = {p: json.loads(p.read_text()) for p in (REPO / "benchmarks" / "results").glob("arm64-*.json")}
+    newest = max(runs, key=lambda p: runs[p]["date"])
+    assert _cited("arm64-") == {str(newest.relative_to(REPO))}
+    assert runs[newest]["ok"], runs[newest]["checks"]
+
+
+def test_a_failed_arm64_run_is_quoted_as_failed():
+    source = sorted(_cited("arm64-"))[0]
+    result = json.loads((REPO / source).read_text())
+    result["checks"]["device_tests_arm64"] = False
+    text = doc_tables.arm64(doc_tables.Source(result, source))
+    assert "it FAILED: device_tests_arm64" in text and "every check passed" not in text
+
+
+def test_a_table_needs_its_result_files(tmp_path):
+    doc = tmp_path / "doc.md"
+    doc.write_text(MARK.format("benchmarks/results/model-2026-12-01.json", "cortex-m-fit") + END + "\n")
+    with pytest.raises(SystemExit, match="table 'cortex-m-fit' cannot be made from"):
+        doc_tables.stale([doc])
