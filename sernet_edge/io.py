@@ -30,6 +30,8 @@ def make_dirs(path, named=None) -> Path:
     path the user gave, default `path`)."""
     path = Path(path)
     named = path if named is None else named
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{named}: cannot write: {path} is a file, not a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
