@@ -56,6 +56,7 @@ def real_sounddevice(monkeypatch, env):
         if key in env:
             monkeypatch.setenv(key, env[key])
     try:
+        pytest.importorskip("sounddevice", reason="the [mic] extra (sounddevice) is not installed")
         import sounddevice as sd
     except OSError as e:
         pytest.skip(f"PortAudio library missing ({e}): apt install libportaudio2")
