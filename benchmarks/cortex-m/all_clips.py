@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -84,6 +85,13 @@ def provenance(tflm: Path) -> dict:
                         if sources.is_file() else "not recorded (tree not made by tflm_tree.sh)",
         "host": platform.platform(),
     }
+
+
+def front_end_sha256(gen: Path) -> str:
+    """The C front end export-c generated for this model (header then source): the figures are
+    this code's, and tests/test_doc_tables.py regenerates it to see whether they still are."""
+    return hashlib.sha256(b"".join((gen / n).read_bytes()
+                                   for n in ("sernet_frontend.h", "sernet_frontend.c"))).hexdigest()
 
 
 def result_stem(short: str, out: Path | None) -> Path:
@@ -207,11 +215,12 @@ def main() -> int:
     stem = result_stem(short, args.out)
     model_arg = args.model if args.model in BUNDLED else str(path.resolve())
 
-    rows, sizes = [], None
+    rows, sizes, fe_sha = [], None, None
     with tempfile.TemporaryDirectory() as tmp:
         for clip in bundled_clips():
             row = run_clip(str(args.tflm.resolve()), model_arg, clip.name, Path(tmp))
             sizes = sizes or json.loads((Path(tmp) / "sernet.sizes.json").read_text())
+            fe_sha = fe_sha or front_end_sha256(Path(tmp) / "gen")
             rows.append(row)
             print(f"{clip.name}: front end {row['front_end_ticks']} ticks, invoke {row['invoke_ticks']}, "
                   f"{row['label']}, output equal {row['output_equals_litert_builtin']}", flush=True)
@@ -226,7 +235,7 @@ def main() -> int:
                 "(CMSIS-NN kernels), one window per bundled clip, on QEMU mps2-an386 (Cortex-M4F, emulated)",
         "command": f"python benchmarks/cortex-m/all_clips.py TFLM --model {args.model}",
         "model": path.name, "weights_sha256": card.get("weights_sha256"), "file_bytes": path.stat().st_size,
-        "features": card["features"], "ops": card.get("ops"),
+        "features": card["features"], "ops": card.get("ops"), "front_end_sha256": fe_sha,
         "emulator": "qemu-system-arm mps2-an386 (Cortex-M4F), -icount shift=0, 1 tick = 40 instructions",
         "provenance": provenance(args.tflm),
         "summary": summarise(rows, sizes, card, analyse(path)["macs"]),
