@@ -41,6 +41,10 @@ BUNDLED = {"emodb": "light-sernet-emodb-3s-int8.tflite",
            "multi-float16": "light-sernet-multi-3s-float16.tflite",
            # the same int8 weights with average pools: the smallest TFLite Micro arena
            "multi-micro": "light-sernet-multi-3s-int8-micro.tflite",
+           # the multi recipe at half the width: real time on a 168 MHz Cortex-M4
+           "multi-s": "light-sernet-multi-s-3s-int8.tflite",
+           "multi-s-float16": "light-sernet-multi-s-3s-float16.tflite",
+           "multi-s-micro": "light-sernet-multi-s-3s-int8-micro.tflite",
            # the multi recipe at a quarter of the width: for 256 KB microcontrollers
            "multi-xs": "light-sernet-multi-xs-3s-int8.tflite",
            "multi-xs-float16": "light-sernet-multi-xs-3s-float16.tflite",

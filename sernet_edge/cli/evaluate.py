@@ -40,8 +40,8 @@ def evaluate(model, corpora, labels, limit, output, hop, vad, threads, **corpus_
 
     \b
     MODEL is a .tflite file with its card, or a bundled model's name (multi,
-    multi-float16, multi-micro, multi-xs, multi-xs-float16, multi-xs-micro, emodb,
-    emodb-float16).
+    multi-float16, multi-micro, multi-s, multi-s-float16, multi-s-micro, multi-xs,
+    multi-xs-float16, multi-xs-micro, emodb, emodb-float16).
     CORPUS is a folder in any layout `sernet-edge data info` knows.
 
     Each clip is classified whole, as `classify` does (its speech only, windows every --hop

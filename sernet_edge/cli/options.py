@@ -5,8 +5,8 @@ import click
 from sernet_edge.corpora import KINDS as CORPUS_TYPES
 
 # every name in sernet_edge.runtime.BUNDLED (a test keeps them equal)
-BUNDLED_NAMES = ("multi (default), multi-float16, multi-micro, multi-xs, multi-xs-float16, "
-                 "multi-xs-micro, emodb, emodb-float16")
+BUNDLED_NAMES = ("multi (default), multi-float16, multi-micro, multi-s, multi-s-float16, "
+                 "multi-s-micro, multi-xs, multi-xs-float16, multi-xs-micro, emodb, emodb-float16")
 MODEL_HELP = f"A .tflite model with its card, or a bundled model by name: {BUNDLED_NAMES}."
 SPEECH_GATE_HELP = ("Voice-activity gate that finds the speech: energy (listen's, its floor set by "
                     "each file's level), webrtc (also WebRTC VAD: cuts quiet speech from files), "
