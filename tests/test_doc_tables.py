@@ -92,6 +92,23 @@ def test_the_cortex_m_results_quoted_are_of_the_shipped_files():
         assert result["ok"], (source, result["checks"])
 
 
+def test_the_cortex_m_results_quoted_are_of_the_current_front_end():
+    """Instructions, flash and the work buffer move with the generated C front end too: export-c
+    on the shipped file must still write the front end the quoted result was measured with."""
+    import hashlib
+
+    from sernet_edge.card import read_card
+    from sernet_edge.export_c import generate
+    for source in _cited("cortex-m-"):
+        result = json.loads((REPO / source).read_text())
+        shipped = REPO / "models" / result["model"]
+        data = shipped.read_bytes()
+        files = generate(data, shipped.stem, read_card(shipped, data))
+        now = hashlib.sha256((files["sernet_frontend.h"] + files["sernet_frontend.c"]).encode()).hexdigest()
+        assert result.get("front_end_sha256") == now, \
+            f"{source} measured another C front end: rerun benchmarks/cortex-m/all_clips.py"
+
+
 def test_the_arm64_result_quoted_is_the_newest_and_passed():
     runs = {p: json.loads(p.read_text()) for p in (REPO / "benchmarks" / "results").glob("arm64-*.json")}
     newest = max(runs, key=lambda p: runs[p]["date"])
