@@ -430,13 +430,82 @@ def arm64_time(r: Source) -> str:
     return f"The committed run (`{r.md}`) spent {inside / 60:.1f} minutes in the emulated root {where}.\n"
 
 
+# ---- the family of sizes on microcontrollers (docs/microcontrollers.md) ----
+
+# datasheet figures: (part, core, MHz, flash KiB or None for external, SRAM KiB, same ISA as
+# the emulated Cortex-M4: Armv7E-M with FPU, or Armv8-M Mainline with DSP and FPU)
+BOARDS = [("nRF52840 (Arduino Nano 33 BLE Sense)", "Cortex-M4F", 64, 1024, 256, True),
+          ("STM32F405/407", "Cortex-M4F", 168, 1024, 192, True),
+          ("Apollo3 Blue (SparkFun Edge, Artemis)", "Cortex-M4F", 96, 1024, 384, True),
+          ("RP2350 (Raspberry Pi Pico 2)", "2x Cortex-M33F", 150, None, 520, True),
+          ("STM32F746", "Cortex-M7", 216, 1024, 320, True),
+          ("STM32H743", "Cortex-M7", 480, 2048, 1024, True),
+          ("i.MX RT1062 (Teensy 4.x)", "Cortex-M7", 600, None, 1024, True),
+          ("RP2040 (Raspberry Pi Pico)", "2x Cortex-M0+, no FPU", 133, None, 264, False),
+          ("ESP32-S3", "2x Xtensa LX7", 240, None, 512, False)]
+HOP_S = 1.0     # a new window every second, as classify steps and a streaming device would
+
+
+def _card_uar(file_name: str) -> str:
+    """The recipe's UAR on held-out speakers as the model's card records it, with its folds."""
+    from sernet_edge.card import read_card
+    from sernet_edge.runtime import bundled_model_path
+    cv = (read_card(bundled_model_path(file_name)).get("metrics") or {}).get("cross_validation")
+    if not isinstance(cv, dict) or "uar" not in cv:
+        return "-"
+    folds = (cv.get("uar_over_folds") or {}).get("n")
+    return f"{100 * cv['uar']:.1f}" + (f" ({folds} folds)" if folds else "")
+
+
+def cortex_m_family(*results: Source) -> str:
+    """The family on the emulated Cortex-M4: cost and held-out accuracy, one row a model."""
+    rows = []
+    for r in results:
+        c = _cm(r)
+        uar = _card_uar(r["model"])
+        rows.append([f"`{c['short']}`", f"{c['macs'] / 1e6:.1f} M", _b(c["arena"]), _b(c["cflash"]["total"]),
+                     _b(c["cram"]["total"]), f"{_mi(c['fe'])} + {_mi(c['inv'])} = {_mi(c['total'])}",
+                     f"{c['per_mac']:.1f}", f"{c['total'] / M4_HZ:.2f} s",
+                     uar, f"`{r.md}`"])
+    return _table(["model", "MACs", "arena used", "classifier flash", "classifier RAM",
+                   "instructions per 3 s window (front end + Invoke)", "per MAC",
+                   "at 168 MHz", "UAR, unseen speakers", "result"], rows,
+                  right=[False] + [True] * 8 + [False])
+
+
+def cortex_m_boards(*results: Source) -> str:
+    """Which model for which part: fits (classifier flash and RAM) and keeps up (a new 3 s
+    window every second, by instruction count, a lower bound on cycles)."""
+    fam = [_cm(r) for r in results]
+    rows = []
+    for part, core, mhz, flash_kib, ram_kib, comparable in BOARDS:
+        cells = []
+        for c in fam:
+            if not comparable:
+                cells.append("not measured")
+                continue
+            fits_flash = flash_kib is None or c["cflash"]["total"] <= flash_kib * 1024
+            fits_ram = c["cram"]["total"] <= ram_kib * 1024
+            if not (fits_flash and fits_ram):
+                cells.append("no: " + " and ".join(x for x, ok in (("RAM", fits_ram), ("flash", fits_flash)) if not ok))
+            elif c["total"] <= mhz * 1e6 * HOP_S:
+                cells.append("**yes**, real time")
+            else:
+                cells.append(f"fits; {c['total'] / (mhz * 1e6):.1f} s a window")
+        flash = f"{flash_kib:,} KiB" if flash_kib else "external"
+        rows.append([part, core, f"{mhz}", flash, f"{ram_kib:,} KiB", *cells])
+    return _table(["part", "core", "MHz", "flash", "SRAM", *[f"`{c['short']}`" for c in fam]], rows,
+                  right=[False, False, True, True, True] + [False] * len(fam))
+
+
 RENDERERS = {"counted": counted, "timing": timing, "timing-default": timing_default,
              "stages": stages, "int8-speed": int8_speed, "arena": arena,
              "cortex-m-firmware": cortex_m_firmware, "cortex-m-m4": cortex_m_m4,
              "cortex-m-fit": cortex_m_fit, "edge-bars": edge_bars, "cortex-m-arena": cortex_m_arena,
              "cortex-m-memory": cortex_m_memory, "cortex-m-frontend": cortex_m_frontend,
              "cortex-m-parity": cortex_m_parity, "cortex-m-speed": cortex_m_speed,
-             "arm64": arm64, "arm64-time": arm64_time}
+             "arm64": arm64, "arm64-time": arm64_time,
+             "cortex-m-family": cortex_m_family, "cortex-m-boards": cortex_m_boards}
 
 
 # ---- the docs ----
