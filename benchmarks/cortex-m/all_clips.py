@@ -60,7 +60,49 @@ def run_clip(tflm: str, model: str, clip: str, out: Path) -> dict:
         "input_values_differing_from_numpy": int(differ.group(1)),
         "input_values": int(differ.group(2)), "largest_step": int(differ.group(3)),
         "output_equals_litert_builtin": "identical to LiteRT's builtin kernels" in check,
+        "op_ticks": [(int(i), op, int(t)) for i, op, t in re.findall(r"^op (\d+) (\S+) (\d+)$", emu, re.M)],
+        "profiler": profiler_line(emu),
     }
+
+
+def profiler_line(emu: str) -> dict | None:
+    m = re.search(r"^ops: (\d+) events, (\d+) ticks in kernels, (\d+) outside; profiler overhead "
+                  r"(\d+) ticks per 1000 events$", emu, re.M)
+    if not m:
+        return None
+    return {"events": int(m.group(1)), "kernel_ticks": int(m.group(2)), "outside_ticks": int(m.group(3)),
+            "overhead_instructions_per_event": round(int(m.group(4)) * INSTRUCTIONS_PER_TICK / 1000, 1)}
+
+
+def per_op_table(row: dict, graph: dict) -> dict:
+    """The first clip's per-operator instructions beside the MACs graph.py counts for that op."""
+    by_index = {r["index"]: r for r in graph["ops"]}
+    ops = []
+    for i, kind, t in row["op_ticks"]:
+        g = by_index.get(i, {})
+        macs = g.get("macs", 0) if g.get("op") == kind else None
+        n = t * INSTRUCTIONS_PER_TICK
+        ops.append({"index": i, "op": kind, "output_shape": g.get("output_shape"), "macs": macs,
+                    "instructions": n, "instructions_per_mac": round(n / macs, 2) if macs else None})
+    total = row["invoke_ticks"] * INSTRUCTIONS_PER_TICK
+    by_kind: dict[str, dict] = {}
+    for o in ops:
+        k = by_kind.setdefault(o["op"], {"op": o["op"], "count": 0, "macs": 0, "instructions": 0})
+        k["count"] += 1
+        k["macs"] += o["macs"] or 0
+        k["instructions"] += o["instructions"]
+    for k in by_kind.values():
+        k["share_of_invoke"] = round(k["instructions"] / total, 4)
+        k["instructions_per_mac"] = round(k["instructions"] / k["macs"], 2) if k["macs"] else None
+    p = row["profiler"] or {}
+    return {"clip": row["clip"], "invoke_instructions": total,
+            "outside_kernels_instructions": p.get("outside_ticks", 0) * INSTRUCTIONS_PER_TICK,
+            "profiler_overhead_instructions_per_event": p.get("overhead_instructions_per_event"),
+            "profiler_overhead_instructions_total": round(p.get("overhead_instructions_per_event", 0) * len(ops)),
+            "note": "each kernel's invoke timed by SysTick (1 tick = 40 instructions, so each figure is "
+                    "+-40); the events' overhead is inside Invoke()'s total; instructions are a lower "
+                    "bound on cycles",
+            "ops": ops, "by_kind": sorted(by_kind.values(), key=lambda k: -k["instructions"])}
 
 
 def first_line(cmd: list[str]) -> str | None:
@@ -165,7 +207,8 @@ def markdown(r: dict) -> str:
           f"Commit `{p['commit']}`" + (f" with uncommitted changes to {', '.join(dirty)}" if dirty else "")
           + f"; {p['toolchain']}; {p['emulator']}; TFLM sources: "
           + (", ".join(f"{k} {v[:12] if re.fullmatch('[0-9a-f]{40}', v) else v}" for k, v in p["tflm_sources"].items())
-             if isinstance(p["tflm_sources"], dict) else p["tflm_sources"]) + ".", "",
+             if isinstance(p["tflm_sources"], dict) else p["tflm_sources"]) + "; CMSIS-NN compiled with "
+          + f"`{r.get('cmsis_nn_optimization', '-Os')}`.", "",
           "**An emulator's instruction count is not a cycle count**: no pipeline, wait states, caches "
           "or FPU latencies; on a Cortex-M4 (no instruction under one cycle) it is a lower bound on cycles.", "",
           "## Checks", "", "| check | result |", "|---|---|"]
@@ -179,6 +222,24 @@ def markdown(r: dict) -> str:
                   f"{c['invoke_ticks'] * INSTRUCTIONS_PER_TICK / 1e6:.2f} | {c['arena_used_bytes']:,} | "
                   f"{c['label']} ({c['host_numpy_path_label']}) | {c['input_values_differing_from_numpy']} of "
                   f"{c['input_values']:,} | {'yes' if c['output_equals_litert_builtin'] else 'NO'} |")
+    po = r.get("per_op")
+    if po and po["ops"]:
+        md += ["", f"## Per operator ({po['clip']})", "",
+               f"Each kernel's `invoke` timed by SysTick (1 tick = 40 instructions: each figure is +-40); "
+               f"the interpreter's own work between kernels {po['outside_kernels_instructions']:,} "
+               f"instructions; the profiler's overhead about {po['profiler_overhead_instructions_per_event']:g} "
+               f"instructions per operator ({po['profiler_overhead_instructions_total']:,} in all), inside "
+               f"`Invoke()`'s {po['invoke_instructions'] / 1e6:.2f} M. MACs as `sernet_edge/bench/graph.py` "
+               "counts them. Instructions are a lower bound on cycles.", "",
+               "| op kind | count | MACs | M instr. | share of Invoke() | instr./MAC |", "|---|---:|---:|---:|---:|---:|"]
+        for k in po["by_kind"]:
+            md.append(f"| {k['op']} | {k['count']} | {k['macs']:,} | {k['instructions'] / 1e6:.2f} | "
+                      f"{100 * k['share_of_invoke']:.1f} % | {k['instructions_per_mac'] or ''} |")
+        md += ["", "| # | op | output | MACs | M instr. | instr./MAC |", "|---:|---|---|---:|---:|---:|"]
+        for o in po["ops"]:
+            shape = "x".join(map(str, o["output_shape"])) if o["output_shape"] else ""
+            md.append(f"| {o['index']} | {o['op']} | {shape} | {(o['macs'] or 0):,} | "
+                      f"{o['instructions'] / 1e6:.3f} | {o['instructions_per_mac'] or ''} |")
     f, m = s["classifier_flash_bytes"], s["classifier_ram_bytes"]
     z = r["sizes"]
     md += ["", "## Memory", "",
@@ -224,6 +285,7 @@ def main() -> int:
             rows.append(row)
             print(f"{clip.name}: front end {row['front_end_ticks']} ticks, invoke {row['invoke_ticks']}, "
                   f"{row['label']}, output equal {row['output_equals_litert_builtin']}", flush=True)
+    graph = analyse(path)
     checks = {
         "outputs_equal_litert_builtin": all(r["output_equals_litert_builtin"] for r in rows),
         "labels_equal_host_numpy_path": all(r["label"] == r["host_numpy_path_label"] for r in rows),
@@ -238,7 +300,9 @@ def main() -> int:
         "features": card["features"], "ops": card.get("ops"), "front_end_sha256": fe_sha,
         "emulator": "qemu-system-arm mps2-an386 (Cortex-M4F), -icount shift=0, 1 tick = 40 instructions",
         "provenance": provenance(args.tflm),
-        "summary": summarise(rows, sizes, card, analyse(path)["macs"]),
+        "cmsis_nn_optimization": os.environ.get("NN_OPT") or "-O2",  # build.sh's default
+        "summary": summarise(rows, sizes, card, graph["macs"]),
+        "per_op": per_op_table(rows[0], graph),
         "sizes": sizes, "per_clip": rows, "checks": checks, "ok": all(checks.values()),
     }
     result["date_utc"] = result["date"][:10]
