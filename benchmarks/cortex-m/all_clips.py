@@ -136,6 +136,16 @@ def front_end_sha256(gen: Path) -> str:
                                    for n in ("sernet_frontend.h", "sernet_frontend.c"))).hexdigest()
 
 
+HARNESS = ("build.sh", "main.cc", "startup.c", "mps2_an386.ld", "map_sizes.py")
+
+
+def harness_sha256() -> str:
+    """The firmware harness and its build (flags, main.cc's code, the linker script, how the map is
+    split into parts): flash, RAM and instructions are this harness's too."""
+    here = Path(__file__).resolve().parent
+    return hashlib.sha256(b"".join((here / n).read_bytes() for n in HARNESS)).hexdigest()
+
+
 def result_stem(short: str, out: Path | None) -> Path:
     if out is not None:
         stem = out.with_suffix("")
@@ -298,6 +308,7 @@ def main() -> int:
         "command": f"python benchmarks/cortex-m/all_clips.py TFLM --model {args.model}",
         "model": path.name, "weights_sha256": card.get("weights_sha256"), "file_bytes": path.stat().st_size,
         "features": card["features"], "ops": card.get("ops"), "front_end_sha256": fe_sha,
+        "harness_sha256": harness_sha256(),
         "emulator": "qemu-system-arm mps2-an386 (Cortex-M4F), -icount shift=0, 1 tick = 40 instructions",
         "provenance": provenance(args.tflm),
         "cmsis_nn_optimization": os.environ.get("NN_OPT") or "-O2",  # build.sh's default
