@@ -3,6 +3,7 @@ a figure in the docs cannot drift from the file it comes from."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -107,6 +108,27 @@ def test_the_cortex_m_results_quoted_are_of_the_current_front_end():
         now = hashlib.sha256((files["sernet_frontend.h"] + files["sernet_frontend.c"]).encode()).hexdigest()
         assert result.get("front_end_sha256") == now, \
             f"{source} measured another C front end: rerun benchmarks/cortex-m/all_clips.py"
+
+
+def test_the_cortex_m_results_quoted_are_of_the_current_build():
+    """...and with the build: CMSIS-NN's optimisation (build.sh's default NN_OPT) and, where the
+    result records it, the harness files (build.sh, main.cc, startup, linker script, map_sizes)."""
+    import hashlib
+    import re
+    here = REPO / "benchmarks" / "cortex-m"
+    default = re.search(r"^NN_OPT=\$\{NN_OPT:-(\S+)\}$", (here / "build.sh").read_text(), re.M)
+    default = default.group(1) if default else "-Os"
+    spec = importlib.util.spec_from_file_location("all_clips", here / "all_clips.py")
+    all_clips = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(all_clips)
+    harness = hashlib.sha256(b"".join((here / n).read_bytes() for n in all_clips.HARNESS)).hexdigest()
+    for source in _cited("cortex-m-"):
+        result = json.loads((REPO / source).read_text())
+        assert result.get("cmsis_nn_optimization", "-Os") == default, \
+            f"{source} has CMSIS-NN at {result.get('cmsis_nn_optimization', '-Os')}, build.sh now {default}: rerun"
+        if "harness_sha256" in result:
+            assert result["harness_sha256"] == harness, \
+                f"{source} was measured with another firmware harness: rerun benchmarks/cortex-m/all_clips.py"
 
 
 def test_the_arm64_result_quoted_is_the_newest_and_passed():
