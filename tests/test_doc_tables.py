@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# the installed package first (in a device install, the checkout's sernet_edge/ has no models/)
+import sernet_edge  # noqa: F401
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
