@@ -4,7 +4,7 @@
     python experiments/multi-family/chart.py     # writes experiments/multi-family/accuracy-vs-cost.png
 
 Accuracy: each model card's pooled UAR on held-out speakers (metrics.cross_validation); cost:
-benchmarks/results/cortex-m-<model>-ops-2026-12-05.json (whole window, classifier RAM).
+the per-operator Cortex-M runs in benchmarks/results/ (whole window, classifier RAM).
 """
 
 from __future__ import annotations
@@ -15,14 +15,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-MODELS = ("multi-micro", "multi-s-micro", "multi-xs-micro")
+RESULTS = {"multi-micro": "cortex-m-multi-micro-ops-2026-12-05.json",
+           "multi-s-micro": "cortex-m-multi-s-micro-ops-2026-12-05-2.json",   # its card grew
+           "multi-xs-micro": "cortex-m-multi-xs-micro-ops-2026-12-05.json"}
 
 
 def points():
     from sernet_edge.card import read_card
     from sernet_edge.runtime import resolve_model
-    for name in MODELS:
-        r = json.loads((REPO / f"benchmarks/results/cortex-m-{name}-ops-2026-12-05.json").read_text())
+    for name, result in RESULTS.items():
+        r = json.loads((REPO / "benchmarks/results" / result).read_text())
         cv = read_card(resolve_model(name))["metrics"]["cross_validation"]
         yield (name, r["summary"]["total_instructions_first_clip"] / 1e6,
                r["summary"]["classifier_ram_bytes"]["total"] / 1024, 100 * cv["uar"],
