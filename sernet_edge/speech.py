@@ -6,8 +6,8 @@ move its answer, and a file with no speech gets none. The gate is `listen`'s ene
 (sernet_edge.vad), decided here on 0.1 s frames, with its floor set by the recording's level: 30 dB
 below its loudest frame, between -60 and listen's -45 dBFS (quiet recordings such as many of
 CREMA-D's peak near -40 dBFS; the model hears every file at one level anyway). Pauses up to
-0.5 s stay in, so words keep their rhythm, and 0.1 s is kept each side of speech for onsets
-and decays under the floor.
+1 s stay in, so words keep their rhythm, and up to 0.3 s each side of speech, where it is
+within 15 dB of the floor: onsets and decays, not the near-silence a clip is padded with.
 
 Alongside, the speech is checked for what is known to change answers: a recording below
 16 kHz, with no energy above 4 kHz (telephone) or little above 7 kHz (low-bitrate MP3), and
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+
+import functools
 
 import numpy as np
 
@@ -94,7 +96,7 @@ class SpeechTrack:
             self.segments.append(Segment(start, self.speech_samples, len(frame)))
         self.speech_samples += len(frame)
         self.clipped_samples += int(np.count_nonzero(np.abs(frame) >= CLIP_LEVEL))
-        spectrum = np.abs(np.fft.rfft(frame * np.hanning(len(frame)), n=_fft_size(self.rate))) ** 2
+        spectrum = np.abs(np.fft.rfft(frame * _hann(len(frame)), n=_frame_size(self.rate))) ** 2
         self._band_power = spectrum if self._band_power is None else self._band_power + spectrum
 
 
@@ -103,14 +105,10 @@ def energy_floor(chunks, rate: int) -> float | None:
     [-60 dBFS, listen's floor]; None when its level never varies by 3 dB (between its 10th and
     95th percentile frame): steady hiss, hum or silence, never speech."""
     from sernet_edge.vad import DEFAULT_ENERGY_DB, level_dbfs
-    size, levels, buf = _fft_size(rate), [], np.zeros(0, np.float32)
-    for chunk in chunks:
-        buf = np.concatenate([buf, np.asarray(chunk, np.float32)])
-        n = len(buf) // size * size
-        levels += [level_dbfs(f) for f in buf[:n].reshape(-1, size)]
-        buf = buf[n:]
-    if len(buf) and not levels:
-        levels.append(level_dbfs(buf))
+    size = _frame_size(rate)
+    levels = [(level_dbfs(f), len(f) == size) for f in _frames(chunks, size)]
+    # a short last frame counts only when it is all there is
+    levels = [db for db, whole in levels if whole] or [db for db, _ in levels]
     if not levels:
         return None
     low, high = np.percentile(levels, [10, 95])
@@ -119,8 +117,25 @@ def energy_floor(chunks, rate: int) -> float | None:
     return float(min(DEFAULT_ENERGY_DB, max(LOWEST_FLOOR_DB, max(levels) - FLOOR_BELOW_PEAK_DB)))
 
 
-def _fft_size(rate: int) -> int:
+def _frame_size(rate: int) -> int:
     return int(round(FRAME_SECONDS * rate))
+
+
+@functools.lru_cache(maxsize=4)
+def _hann(n: int) -> np.ndarray:
+    return np.hanning(n)
+
+
+def _frames(chunks, size: int):
+    """The chunk stream cut into frames of `size` samples; the last one may be shorter."""
+    buf = np.zeros(0, np.float32)
+    for chunk in chunks:
+        buf = np.concatenate([buf, np.asarray(chunk, np.float32)])
+        n = len(buf) // size * size
+        yield from buf[:n].reshape(-1, size)
+        buf = buf[n:]
+    if len(buf):
+        yield buf
 
 
 def speech_only(chunks, gate, rate: int, track: SpeechTrack, floor_db: float | None = None):
@@ -130,49 +145,37 @@ def speech_only(chunks, gate, rate: int, track: SpeechTrack, floor_db: float | N
     that much audio is held."""
     from sernet_edge.vad import level_dbfs
 
-    size = _fft_size(rate)
     pause = int(round(MAX_PAUSE_SECONDS / FRAME_SECONDS))
     hang = int(round(HANGOVER_SECONDS / FRAME_SECONDS))
-    ahead: deque = deque()        # (index, start sample, frame, is speech), not yet decided
+    ahead: deque = deque()        # (index, start sample, frame, level, is speech), undecided
     last_speech = None            # index of the newest speech frame already decided
 
-    def decide(index, start, frame, speech) -> bool:
+    def decide(index, level, speech) -> bool:
         nonlocal last_speech
         if speech:
             last_speech = index
             return True
-        after = next((i for i, _, _, s in ahead if s), None)     # within the next second
+        after = next((a[0] for a in ahead if a[4]), None)     # within the next second
         if last_speech is not None and after is not None and after - last_speech - 1 <= pause:
             return True
         near = ((last_speech is not None and index - last_speech <= hang)
                 or (after is not None and after - index <= hang))
-        return near and (floor_db is None or level_dbfs(frame) >= floor_db - HANGOVER_RANGE_DB)
+        return near and (floor_db is None or level >= floor_db - HANGOVER_RANGE_DB)
 
     def release(n_left: int):
         while len(ahead) > n_left:
-            index, start, frame, speech = ahead.popleft()
-            if decide(index, start, frame, speech):
+            index, start, frame, level, speech = ahead.popleft()
+            if decide(index, level, speech):
                 track._keep(start, frame)
                 yield frame
 
-    buf = np.zeros(0, np.float32)
-    index = 0
-    for chunk in chunks:
-        buf = np.concatenate([buf, np.asarray(chunk, np.float32)])
-        while len(buf) >= size:
-            frame, buf = buf[:size], buf[size:]
-            ahead.append((index, track.samples, frame, _is_speech(gate, frame, level_dbfs)))
-            track.samples += size
-            index += 1
-            yield from release(pause)
-    if len(buf):
-        ahead.append((index, track.samples, buf, _is_speech(gate, buf, level_dbfs)))
-        track.samples += len(buf)
+    for index, frame in enumerate(_frames(chunks, _frame_size(rate))):
+        level = level_dbfs(frame)
+        speech = gate is None or bool(gate.is_speech(frame, level))
+        ahead.append((index, track.samples, frame, level, speech))
+        track.samples += len(frame)
+        yield from release(pause)
     yield from release(0)
-
-
-def _is_speech(gate, frame, level_dbfs) -> bool:
-    return True if gate is None else bool(gate.is_speech(frame, level_dbfs(frame)))
 
 
 def warnings_for(track: SpeechTrack, recorded_rate: int | None) -> list[dict]:
