@@ -303,17 +303,22 @@ def cortex_m_memory(r: Source) -> str:
     """docs/microcontrollers.md: flash and RAM the classifier itself needs (linker map)."""
     c = _cm(r)
     f, m = c["cflash"], c["cram"]
+    in_place = "audio window (int16)" in c["parts"]     # main.cc's RAM audio: the in-place call
     rows = [["model array", _b(f["model"]), ""],
             ["TFLM framework + op kernels", _b(f["tflm"]), _b(m["tflm_static"])],
             ["CMSIS-NN", _b(f["cmsis_nn"]), ""],
             ["front end (code + tables)", _b(f["front_end"]), f"work buffer {_b(m['front_end_work'])}"],
             ["tensor arena (used)", "", _b(m["arena_used"])],
             ["stack (peak)", "", _b(m["stack_peak"])],
-            [f"{c['seconds']:g} s of int16 audio (the caller's)", "", _b(m["audio_window_int16"])],
+            [f"{c['seconds']:g} s of int16 audio" + (" (also CMVN's rows, in place)" if in_place else " (the caller's)"),
+             "", _b(m["audio_window_int16"])],
             ["**classifier total**", f"**{_b(f['total'])}**", f"**{_b(m['total'])}**"]]
     harness = c["flash"] - f["total"]
     cmvn = ""
-    if c["cmvn"]:
+    if c["cmvn"] and in_place:
+        cmvn = (" (`sernet_fe_extract_s16_in_place`: CMVN's coefficient rows, kept until their mean and "
+                "spread are known, go into the audio already read)")
+    elif c["cmvn"]:
         coeffs = m["front_end_work"]
         cmvn = (f" (the front end's work buffer, {coeffs / 1000:.0f} KB, holds the whole clip's coefficients "
                 "for CMVN until their mean and spread are known)")
@@ -332,9 +337,15 @@ def cortex_m_frontend(*results: Source) -> str:
     for r in results:
         c = _cm(r)
         fe = c["parts"].get("front end", {})
+        work = _b(c["cram"]["front_end_work"])
+        if c["cmvn"] and "audio window (int16)" in c["parts"]:
+            # measured in place: the other call also keeps every frame's row but one in work
+            from sernet_edge.features import FeatureConfig
+            f = FeatureConfig.from_dict(r["features"])
+            rows_b = 4 * (f.num_frames - 1) * f.n_mfcc
+            work += f" in place ({_b(c['cram']['front_end_work'] + rows_b)} otherwise)"
         rows.append([f"`{c['short']}` ({'CMVN' if c['cmvn'] else 'no CMVN'})", _b(fe.get("code", 0)),
-                     _b(fe.get("rodata", 0)), _b(c["cram"]["front_end_work"]),
-                     _b(fe.get("bss", 0) + fe.get("data", 0))])
+                     _b(fe.get("rodata", 0)), work, _b(fe.get("bss", 0) + fe.get("data", 0))])
     return ("Measured on the emulated Cortex-M4 build (gcc 12 `-O2`, linker map; "
             + ", ".join(f"`{r.path}`" for r in results) + "):\n\n"
             + _table(["card", "flash: code", "flash: tables", "RAM: caller's work buffer", "RAM: static"], rows))

@@ -419,6 +419,112 @@ def test_cmvn_without_the_padding(tmp_path, seconds):
     assert step <= 1 and differ <= 2
 
 
+IN_PLACE_CHECK = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "sernet_frontend.c"
+#define MAX_CLIP 200000L
+static float work[SERNET_FE_WORK_FLOATS];
+/* the small work buffer with a guard behind it: a write past its end shows */
+static struct { float work[SERNET_FE_IN_PLACE_WORK_FLOATS]; float guard[256]; } small;
+static int16_t clip[MAX_CLIP];
+static float c1[SERNET_FE_INPUT_SIZE], c2[SERNET_FE_INPUT_SIZE];
+static int8_t q1[SERNET_FE_INPUT_SIZE], q2[SERNET_FE_INPUT_SIZE];
+int main(int argc, char **argv)
+{
+    FILE *f = fopen(argv[1], "rb");
+    long total, a;
+    if (!f) return 2;
+    total = (long)fread(clip, 2, MAX_CLIP, f);
+    fclose(f);
+    printf("in_place %d\n", SERNET_FE_IN_PLACE);
+    for (a = 2; a < argc; ++a) {
+        long n = atol(argv[a]), cap = n > SERNET_FE_NUM_SAMPLES ? n : SERNET_FE_NUM_SAMPLES, i;
+        int16_t *buf = malloc((size_t)cap * 2);
+        int rc1, rc2, guard_ok = 1, kept = 1;
+        if (n > total) return 3;
+        for (i = 0; i < 256; ++i) small.guard[i] = 12345.0f;
+        memcpy(buf, clip, (size_t)n * 2);
+        rc1 = sernet_fe_extract_s16(clip, n, work, c1, q1);
+        rc2 = sernet_fe_extract_s16_in_place(buf, n, cap, small.work, c2, q2);
+        for (i = 0; i < 256; ++i) guard_ok &= small.guard[i] == 12345.0f;
+        kept = memcmp(buf, clip, (size_t)n * 2) == 0;
+        printf("%ld %d %d %d %d %d %d\n", n, rc1, rc2, !memcmp(c1, c2, sizeof c1),
+               !memcmp(q1, q2, sizeof q1), guard_ok, kept);
+        free(buf);
+    }
+    printf("errors %d %d %d\n",
+           sernet_fe_extract_s16_in_place(clip, 100, SERNET_FE_NUM_SAMPLES - 1, small.work, 0, q2),
+           sernet_fe_extract_s16_in_place(clip, SERNET_FE_NUM_SAMPLES + 1, SERNET_FE_NUM_SAMPLES,
+                                          small.work, 0, q2),
+           sernet_fe_extract_s16_in_place(NULL, 0, SERNET_FE_NUM_SAMPLES, small.work, 0, q2));
+    return 0;
+}
+"""
+
+# 0 and 1 sample, short clips (rows behind the clip), longer ones moved to the buffer's end
+# (36,000, and 47,999, one short of the window: the rows would not fit behind them),
+# the window, one over (cropped: shift 0), and 7 s (cropped from the middle)
+IN_PLACE_LENGTHS = [0, 1, 5_000, 20_000, 36_000, 47_999, 48_000, 48_001, 112_000]
+
+
+def _in_place(folder, tmp_path, samples: np.ndarray, lengths) -> tuple[str, list[list[int]], str]:
+    for name in (FRONTEND_C, FRONTEND_H):
+        shutil.copy(folder / name, tmp_path / name)
+    samples.astype(np.int16).tofile(tmp_path / "clip.raw")
+    (tmp_path / "check.c").write_text(IN_PLACE_CHECK)
+    subprocess.run([CC, *CFLAGS, "check.c", "-lm", "-o", "check"], cwd=tmp_path, check=True,
+                   capture_output=True)
+    out = subprocess.run([str(tmp_path / "check"), str(tmp_path / "clip.raw"), *map(str, lengths)], check=True,
+                         capture_output=True, text=True).stdout.splitlines()
+    return out[0], [[int(v) for v in line.split()] for line in out[1:-1]], out[-1]
+
+
+def _long_clip(clips) -> np.ndarray:
+    """The bundled clips end to end (over 7 s), as int16."""
+    x = np.concatenate(list(clips.values()))
+    return np.round(np.clip(x, -1, 1) * 32767).astype(np.int16)
+
+
+@pytest.mark.parametrize("model", ["multi", "skip_padding"])
+def test_in_place_gives_the_same_numbers(model, request, clips, tmp_path):
+    """sernet_fe_extract_s16_in_place keeps CMVN's coefficient rows in the caller's audio
+    buffer and gives the very bits the work-buffer call gives, for every length (short clips'
+    padding, crops); its small work buffer is never overrun; bad capacities are refused."""
+    if model == "multi":
+        folder = request.getfixturevalue("multi").folder
+    else:     # statistics without the padding: the clip's own length must reach CMVN
+        folder = tmp_path / "skip"
+        folder.mkdir()
+        _front_end_for(FeatureConfig(cmvn=True, cmvn_skip_padding=True), folder, 0.05, 0)
+    flag, rows, errors = _in_place(folder, tmp_path, _long_clip(clips), IN_PLACE_LENGTHS)
+    assert flag == "in_place 1"
+    assert [r[0] for r in rows] == IN_PLACE_LENGTHS
+    for n, rc1, rc2, same_coeffs, same_input, guard_ok, _ in rows:
+        assert (rc1, rc2, same_coeffs, same_input, guard_ok) == (0, 0, 1, 1, 1), n
+    assert errors == "errors -1 -1 -1"
+
+
+def test_in_place_without_cmvn_keeps_the_samples(emodb, clips, tmp_path):
+    """Without CMVN there are no rows to keep: the in-place call is the plain one, and the
+    caller's samples stay as they were."""
+    flag, rows, _ = _in_place(emodb.folder, tmp_path, _long_clip(clips), [20_000, 48_000, 112_000])
+    assert flag == "in_place 0"
+    assert all(r[1:] == [0, 0, 1, 1, 1, 1] for r in rows)
+
+
+def test_in_place_refused_where_rows_would_overtake_the_reading(tmp_path):
+    """40 coefficients (160 B a row) with a hop of 64 samples (128 B): the rows would be
+    written over samples not yet read, so the header says 0 and the call refuses."""
+    folder = tmp_path / "fe"
+    folder.mkdir()
+    _front_end_for(FeatureConfig(seconds=1.0, cmvn=True, hop_length=64), folder, 0.05, 0)
+    x = np.round(np.sin(np.arange(20_000) * 0.05) * 8000).astype(np.int16)
+    flag, rows, _ = _in_place(folder, tmp_path, x, [16_000])
+    assert flag == "in_place 0"
+    assert rows[0][1:3] == [0, -3]
+
+
 @pytest.mark.parametrize("n", [1, 2, 999, 1000, 16_000, 48_000, 112_000])
 def test_percentile_plan_is_numpys(n):
     x = np.random.default_rng(n).random(n).astype(np.float32)

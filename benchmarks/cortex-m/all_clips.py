@@ -185,7 +185,8 @@ def summarise(rows: list[dict], sizes: dict, card: dict, macs: int) -> dict:
            "tflm_static": total("TFLM (framework + op kernels)", "bss", "data"),
            "front_end_work": total("front end work buffer", "bss"),
            "stack_peak": max(r["stack_peak_bytes"] for r in rows),
-           "audio_window_int16": int(round(seconds * card["features"]["sample_rate"])) * 2}
+           "audio_window_int16": total("audio window (int16)", "bss")}
+    assert ram["audio_window_int16"] == int(round(seconds * card["features"]["sample_rate"])) * 2
     return {
         "front_end_instructions": {"min": min(fe), "max": max(fe), "first_clip": fe[0]},
         "invoke_instructions": {"min": min(inv), "max": max(inv)},
@@ -199,7 +200,8 @@ def summarise(rows: list[dict], sizes: dict, card: dict, macs: int) -> dict:
         "classifier_flash_bytes": {**flash, "total": sum(flash.values()),
                                    "note": "without the clip, printf/semihosting, newlib and startup"},
         "classifier_ram_bytes": {**ram, "total": sum(ram.values()),
-                                 "note": "the audio window is the caller's (the emulator reads the clip from flash)"},
+                                 "note": "the front end runs in place: CMVN's coefficient rows "
+                                         "go into the audio window it has read"},
     }
 
 
@@ -257,7 +259,7 @@ def markdown(r: dict) -> str:
            f"{z['ram_static_bytes']:,} B. The classifier itself: flash {f['total']:,} B (model {f['model']:,}, "
            f"TFLM {f['tflm']:,}, CMSIS-NN {f['cmsis_nn']:,}, front end {f['front_end']:,}); RAM {m['total']:,} B "
            f"(arena used {m['arena_used']:,}, TFLM static {m['tflm_static']:,}, front-end work buffer "
-           f"{m['front_end_work']:,}, stack peak {m['stack_peak']:,}, the caller's audio window "
+           f"{m['front_end_work']:,}, stack peak {m['stack_peak']:,}, the audio window "
            f"{m['audio_window_int16']:,}). Arena reserved {s['arena_reserved_bytes']:,} B; the card's host "
            f"figure {s['arena_host_card_bytes']:,} B. Every part: the JSON.", ""]
     return "\n".join(md) + "\n"

@@ -19,7 +19,7 @@ from collections import defaultdict
 OUTPUT = {".text", ".ARM.exidx", ".init_array", ".data", ".bss"}
 INPUT = re.compile(r"^ (\S+)?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
 NAMED = {"clip_samples": "clip (int16 samples)", "arena": "tensor arena",
-         "work": "front end work buffer"}
+         "work": "front end work buffer", "audio": "audio window (int16)"}
 
 
 def kind(section: str) -> str:

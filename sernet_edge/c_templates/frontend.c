@@ -702,24 +702,37 @@ static void fe_cepstrum(const float *spec, float *mel, float *buf, float *out)
     (void)k;
 }
 
+/* The coefficient rows are kept as bytes and read and written through memcpy: in place
+   (sernet_fe_extract_s16_in_place) they share the caller's int16 audio buffer, which C's
+   aliasing rules let no float pointer touch. memcpy of 4 bytes compiles to a load or store. */
+static inline float fe_row_get(const unsigned char *rows, long i)
+{
+    float v;
+    memcpy(&v, rows + 4 * i, sizeof v);
+    return v;
+}
+static inline void fe_row_set(unsigned char *rows, long i, float v)
+{
+    memcpy(rows + 4 * i, &v, sizeof v);
+}
+
 #if SERNET_FE_CMVN
 /* each coefficient to zero mean, and unless CMVN_VARIANCE is 0 unit variance, over frames
    [t0, t1); the frames outside become 0 (features.cmvn, in float64 there). The mean is
    corrected by the mean deviation from a first float32 estimate, as float32 sums of a few
    hundred values lose digits that the division by a small spread would magnify. */
-static void fe_cmvn(float *ceps, long t0, long t1)
+static void fe_cmvn(unsigned char *rows, long t0, long t1)
 {
     const float count = (float)(t1 - t0);
     int k;
     long t;
     for (k = 0; k < SERNET_FE_NUM_COEFFS; ++k) {
-        float *c = ceps + k;
         float mean = 0.0f, dev = 0.0f, var = 0.0f, std;
         for (t = t0; t < t1; ++t)
-            mean += c[t * SERNET_FE_NUM_COEFFS];
+            mean += fe_row_get(rows, t * SERNET_FE_NUM_COEFFS + k);
         mean /= count;
         for (t = t0; t < t1; ++t) {
-            float d = c[t * SERNET_FE_NUM_COEFFS] - mean;
+            float d = fe_row_get(rows, t * SERNET_FE_NUM_COEFFS + k) - mean;
             dev += d;
             var = FE_MAC(d, d, var);
         }
@@ -729,35 +742,40 @@ static void fe_cmvn(float *ceps, long t0, long t1)
         std = var > 0.0f ? sqrtf(var) : 0.0f;
         if (std < SERNET_FE_CMVN_FLOOR || !SERNET_FE_CMVN_VARIANCE)
             std = SERNET_FE_CMVN_VARIANCE ? SERNET_FE_CMVN_FLOOR : 1.0f;
-        for (t = 0; t < SERNET_FE_NUM_FRAMES; ++t)
-            c[t * SERNET_FE_NUM_COEFFS] = t < t0 || t >= t1 ? 0.0f
-                : (c[t * SERNET_FE_NUM_COEFFS] - mean) / std;
+        for (t = 0; t < SERNET_FE_NUM_FRAMES; ++t) {
+            long i = t * SERNET_FE_NUM_COEFFS + k;
+            fe_row_set(rows, i, t < t0 || t >= t1 ? 0.0f : (fe_row_get(rows, i) - mean) / std);
+        }
     }
 }
 #endif
 
 /* real = scale * (q - zero_point), rounded half to even as numpy */
-static void fe_quantise(const float *c, int8_t *q, long count)
+static int8_t fe_quantise(float c)
 {
     /* v + 1.5 * 2^23 has no fraction bits left: float32 rounding to nearest, ties to even,
        does the rounding (|v| < 2^22; v is clipped first). newlib's rintf costs about 40
        instructions on a Cortex-M4. Not with -ffast-math, which would cancel the two. */
     const float round_even = 12582912.0f;
-    long i;
-    for (i = 0; i < count; ++i) {
-        float v = c[i] / SERNET_FE_INPUT_SCALE, r;
-        v = v < -1024.0f ? -1024.0f : (v > 1024.0f ? 1024.0f : v);
-        r = v + round_even;
-        v = (r - round_even) + (float)SERNET_FE_INPUT_ZERO_POINT;
-        q[i] = (int8_t)(v < -128.0f ? -128 : (v > 127.0f ? 127 : (int)v));
-    }
+    float v = c / SERNET_FE_INPUT_SCALE, r;
+    v = v < -1024.0f ? -1024.0f : (v > 1024.0f ? 1024.0f : v);
+    r = v + round_even;
+    v = (r - round_even) + (float)SERNET_FE_INPUT_ZERO_POINT;
+    return (int8_t)(v < -128.0f ? -128 : (v > 127.0f ? 127 : (int)v));
 }
 
-static int fe_extract(fe_source *src, float *work, float *coeffs, int8_t *input)
+/* One window. With CMVN every coefficient row is kept until all are known: in the work
+   buffer (`rows` NULL), or at `rows` (the caller's audio, in place); a frame's coefficients
+   go to work + FE_AT_CEPS first. */
+static int fe_extract(fe_source *src, float *work, unsigned char *rows,
+                      float *coeffs, int8_t *input)
 {
     long t, i, n = src->n;
     int err;
     float *frame = work + FE_AT_FRAME;
+    const int rows_in_work = rows == NULL;
+    if (rows_in_work)
+        rows = (unsigned char *)(work + FE_AT_CEPS);
     /* fit_length: centre crop, or centre zero padding */
     src->shift = n >= SERNET_FE_NUM_SAMPLES ? (n - SERNET_FE_NUM_SAMPLES) / 2
                                             : -((SERNET_FE_NUM_SAMPLES - n) / 2);
@@ -768,23 +786,29 @@ static int fe_extract(fe_source *src, float *work, float *coeffs, int8_t *input)
     for (i = SERNET_FE_FRAME_LENGTH; i < SERNET_FE_N_FFT; ++i)
         frame[i] = 0.0f;   /* the FFT's zero padding past the frame */
     for (t = 0; t < SERNET_FE_NUM_FRAMES; ++t) {
-#if SERNET_FE_CMVN
-        float *out = work + FE_AT_CEPS + t * SERNET_FE_NUM_COEFFS;
-#else
-        float *out = work + FE_AT_CEPS;
-#endif
+        float *out = work + FE_AT_CEPS;   /* this frame's coefficients */
         float dc = fe_next_frame(src, t, frame);
+        int k;
+#if SERNET_FE_CMVN
+        if (rows_in_work)
+            out += t * SERNET_FE_NUM_COEFFS;
+#endif
         fe_spectrum(frame, dc, work + FE_AT_FFT, work + FE_AT_SPEC);
         fe_cepstrum(work + FE_AT_SPEC, work + FE_AT_MEL, work + FE_AT_FFT, out);
-#if !SERNET_FE_CMVN
-        if (coeffs) {
-            int k;
-            for (k = 0; k < SERNET_FE_NUM_COEFFS; ++k)
+#if SERNET_FE_CMVN
+        /* after this frame's samples were read: in place, these bytes lie behind every
+           sample a later frame reads (SERNET_FE_IN_PLACE: export_c checked the settings) */
+        if (!rows_in_work)
+            memcpy(rows + 4 * t * SERNET_FE_NUM_COEFFS, out, 4 * SERNET_FE_NUM_COEFFS);
+#else
+        for (k = 0; k < SERNET_FE_NUM_COEFFS; ++k) {
+            if (coeffs)
                 coeffs[t * SERNET_FE_NUM_COEFFS + k] = out[k];
+            if (input)
+                input[t * SERNET_FE_NUM_COEFFS + k] = fe_quantise(out[k]);
         }
-        if (input)
-            fe_quantise(out, input + t * SERNET_FE_NUM_COEFFS, SERNET_FE_NUM_COEFFS);
 #endif
+        (void)k;
     }
 #if SERNET_FE_CMVN
     {
@@ -799,14 +823,17 @@ static int fe_extract(fe_source *src, float *work, float *coeffs, int8_t *input)
                 --t1;
         }
 #endif
-        fe_cmvn(work + FE_AT_CEPS, t0, t1);
+        fe_cmvn(rows, t0, t1);
     }
-    for (t = 0; t < SERNET_FE_INPUT_SIZE; ++t)
+    for (i = 0; i < SERNET_FE_INPUT_SIZE; ++i) {
+        float c = fe_row_get(rows, i);
         if (coeffs)
-            coeffs[t] = work[FE_AT_CEPS + t];
-    if (input)
-        fe_quantise(work + FE_AT_CEPS, input, SERNET_FE_INPUT_SIZE);
+            coeffs[i] = c;
+        if (input)
+            input[i] = fe_quantise(c);
+    }
 #endif
+    (void)rows_in_work;
     return 0;
 }
 
@@ -818,7 +845,7 @@ int sernet_fe_extract_f32(const float *samples, long n, float *work, float *coef
         return SERNET_FE_ERR_ARGUMENT;
     src.f = samples; src.s = NULL; src.n = n;
     if (!samples) { static const float none = 0.0f; src.f = &none; }
-    return fe_extract(&src, work, coeffs, input);
+    return fe_extract(&src, work, NULL, coeffs, input);
 }
 
 int sernet_fe_extract_s16(const int16_t *samples, long n, float *work, float *coeffs,
@@ -830,5 +857,51 @@ int sernet_fe_extract_s16(const int16_t *samples, long n, float *work, float *co
     if (!samples)
         return sernet_fe_extract_f32(NULL, 0, work, coeffs, input);
     src.f = NULL; src.s = samples; src.n = n;
-    return fe_extract(&src, work, coeffs, input);
+    return fe_extract(&src, work, NULL, coeffs, input);
+}
+
+#if SERNET_FE_CMVN
+/* s[0, n) up by `by` samples, from the top down. Written out: newlib's memmove copies
+   overlapping bytes one at a time (about 10 instructions a sample on a Cortex-M4), and GCC
+   would turn this loop into a call to it. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
+static void fe_move_up(int16_t *s, long n, long by)
+{
+    long i;
+    for (i = n - 1; i >= 0; --i)
+        s[i + by] = s[i];
+}
+#endif
+
+int sernet_fe_extract_s16_in_place(int16_t *samples, long n, long capacity, float *work,
+                                   float *coeffs, int8_t *input)
+{
+#if SERNET_FE_CMVN
+    const long row_bytes = 4L * SERNET_FE_INPUT_SIZE;
+    unsigned char *rows = (unsigned char *)samples;
+    fe_source src;
+    if (!SERNET_FE_IN_PLACE)
+        return SERNET_FE_ERR_IN_PLACE;
+    if (!work || !samples || n < 0 || n > capacity || capacity < SERNET_FE_NUM_SAMPLES)
+        return SERNET_FE_ERR_ARGUMENT;
+    src.f = NULL; src.s = samples; src.n = n;
+    if (2 * n + row_bytes <= 2 * capacity) {
+        /* room behind the clip (a clip of 2 s or less in a 3 s buffer): nothing moves */
+        rows += 2 * capacity - row_bytes;
+    } else if (n < SERNET_FE_NUM_SAMPLES) {
+        /* a clip a little short of the window: moved to the buffer's end, so that the rows,
+           written from its start, stay behind the samples still to be read, as for a clip
+           that fills the window */
+        fe_move_up(samples, n, capacity - n);
+        src.s = samples + capacity - n;
+    }
+    return fe_extract(&src, work, rows, coeffs, input);
+#else
+    /* without CMVN one row of work suffices: nothing to gain, and the samples stay */
+    if (n > capacity)
+        return SERNET_FE_ERR_ARGUMENT;
+    return sernet_fe_extract_s16(samples, n, work, coeffs, input);
+#endif
 }
