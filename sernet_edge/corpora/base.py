@@ -112,3 +112,15 @@ def audio_files(root: Path, suffix: str | None = None) -> list[Path]:
                 and p.is_file():
             found.append(p)
     return found
+
+
+def named_items(folder: Path, pattern, item) -> list[Item]:
+    """A corpus whose labels and speakers are in its file names: `item(path, match)` for each
+    .wav under `folder` whose name `pattern` matches (an item of None leaves the file out)."""
+    found = []
+    for p in audio_files(folder, ".wav"):
+        m = pattern.match(p.name)
+        it = item(p, m) if m else None
+        if it is not None:
+            found.append(it)
+    return found

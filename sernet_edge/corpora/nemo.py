@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sernet_edge.corpora.base import Corpus, Item, audio_files, names_match
+from sernet_edge.corpora.base import Corpus, Item, named_items, names_match
 
 NAME = "nemo"
 ATTRIBUTION = ("nEMO: Dataset of Emotional Speech in Polish, Christop, LREC-COLING 2024, "
@@ -35,9 +35,6 @@ def detect(root: Path) -> bool:
 def load(root, **_) -> Corpus:
     """The repository's folder (or its samples/ subfolder)."""
     root = Path(root)
-    items = []
-    for p in audio_files(_samples_dir(root), ".wav"):
-        m = FILE.match(p.name)
-        if m:
-            items.append(Item(p, EMOTIONS[m["emotion"]], m["speaker"], NAME, SEX.get(m["speaker"], "")))
+    items = named_items(_samples_dir(root), FILE, lambda p, m: Item(
+        p, EMOTIONS[m["emotion"]], m["speaker"], NAME, SEX.get(m["speaker"], "")))
     return Corpus(NAME, root, sorted(EMOTIONS.values()), items)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sernet_edge.corpora.base import Corpus, Item, audio_files, names_match
+from sernet_edge.corpora.base import Corpus, Item, named_items, names_match
 
 NAME = "ravdess"
 ATTRIBUTION = ("RAVDESS, Livingstone & Russo, PLoS ONE 13(5), 2018; CC BY-NC-SA 4.0 "
@@ -27,10 +27,7 @@ def detect(root: Path) -> bool:
 
 def load(root, **_) -> Corpus:
     root = Path(root)
-    items = []
-    for p in audio_files(root, ".wav"):
-        m = FILE.match(p.name)
-        if m and m["channel"] == "01":
-            actor = m["actor"]
-            items.append(Item(p, EMOTIONS[m["emotion"]], actor, NAME, "M" if int(actor) % 2 else "F"))
+    items = named_items(root, FILE, lambda p, m: Item(
+        p, EMOTIONS[m["emotion"]], m["actor"], NAME, "M" if int(m["actor"]) % 2 else "F")
+        if m["channel"] == "01" else None)     # speech only
     return Corpus(NAME, root, sorted(EMOTIONS.values()), items)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sernet_edge.corpora.base import Corpus, Item, audio_files, names_match
+from sernet_edge.corpora.base import Corpus, Item, named_items, names_match
 
 NAME = "tess"
 ATTRIBUTION = ("Toronto emotional speech set (TESS), Dupuis & Pichora-Fuller, 2010; "
@@ -25,9 +25,6 @@ def detect(root: Path) -> bool:
 
 def load(root, **_) -> Corpus:
     root = Path(root)
-    items = []
-    for p in audio_files(root, ".wav"):
-        m = FILE.match(p.name)
-        if m:
-            items.append(Item(p, EMOTIONS[m["emotion"].lower()], m["speaker"].upper(), NAME, "F"))
+    items = named_items(root, FILE, lambda p, m: Item(p, EMOTIONS[m["emotion"].lower()],
+                                                      m["speaker"].upper(), NAME, "F"))
     return Corpus(NAME, root, sorted(EMOTIONS.values()), items)

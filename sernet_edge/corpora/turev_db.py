@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sernet_edge.corpora.base import Corpus, Item, audio_files, names_match
+from sernet_edge.corpora.base import Corpus, Item, named_items, names_match
 
 NAME = "turev-db"
 ATTRIBUTION = ("Turkish Emotion Voice Database (TurEV-DB), Canpolat, Ormanoglu & Zeyrek, "
@@ -35,9 +35,6 @@ def detect(root: Path) -> bool:
 def load(root, **_) -> Corpus:
     """The repository's folder (only its "Sound Source/" is read) or that folder itself."""
     root = Path(root)
-    items = []
-    for p in audio_files(_sound_dir(root), ".wav"):
-        m = FILE.match(p.name)
-        if m:
-            items.append(Item(p, EMOTIONS[m["emotion"]], m["speaker"], NAME))
+    items = named_items(_sound_dir(root), FILE,
+                        lambda p, m: Item(p, EMOTIONS[m["emotion"]], m["speaker"], NAME))
     return Corpus(NAME, root, sorted(EMOTIONS.values()), items)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sernet_edge.corpora.base import Corpus, Item, audio_files, names_match
+from sernet_edge.corpora.base import Corpus, Item, named_items, names_match
 
 NAME = "urdu"
 ATTRIBUTION = ("URDU, Latif, Qayyum, Usman & Qadir, Cross Lingual Speech Emotion Recognition: "
@@ -28,9 +28,6 @@ def detect(root: Path) -> bool:
 
 def load(root, **_) -> Corpus:
     root = Path(root)
-    items = []
-    for p in audio_files(root, ".wav"):
-        m = FILE.match(p.name)
-        if m:
-            items.append(Item(p, EMOTIONS[m["emotion"]], m["speaker"], NAME, m["sex"]))
+    items = named_items(root, FILE, lambda p, m: Item(p, EMOTIONS[m["emotion"]], m["speaker"], NAME,
+                                                      m["sex"]))
     return Corpus(NAME, root, sorted(EMOTIONS.values()), items)
