@@ -16,8 +16,10 @@ speaker, with the Keras model on centre crops as the trainer scores folds:
   scratch   recipes/emodb.toml from random weights on START's front end (what k speakers
             give without a start)
 
-Runs go to OUT/runs/k<k>-d<draw>-<arm>/ and resume there (a finished final model is skipped);
-scores to OUT/scores/, the table to OUT/summary.{json,md}. Speakers 15 and 16 are never used.
+Every trained arm runs once per --train-seeds seed (the recipe's own seed is 42); `start`
+trains nothing and runs once. Runs go to OUT/runs/k<k>-d<draw>-<arm>-s<seed>/ and resume there
+(a finished final model is skipped); scores to OUT/scores/, the table to OUT/summary.{json,md}.
+Speakers 15 and 16 are never used.
 
     python experiments/adapt-to-new-speakers/learning_curve.py /work/shared/data/emodb \\
         runs/crema-d-only/tflite/sernet-edge-crema-d-3s-float16.tflite \\
@@ -34,6 +36,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import soundfile
 
 REPO = Path(__file__).resolve().parents[2]
 SIX = ["anger", "disgust", "fear", "happiness", "neutral", "sadness"]  # CREMA-D's, in EMO-DB too
@@ -53,14 +56,14 @@ def draws(speakers: list[str], k: int, n: int, seed: int) -> list[tuple[str, ...
     return [every[i] for i in sorted(rng.choice(len(every), size=n, replace=False))]
 
 
-def recipe_for(arm: str, start: str):
+def recipe_for(arm: str, start: str, seed: int):
     from sernet_edge.train import bundled
     from sernet_edge.train.recipe import Recipe
     settings = Recipe.from_file(RECIPES[arm])
     settings.pop("features", None)          # the front end is START's, in every arm
     settings.pop("labels", None)
     settings["augment"] = tuple(settings.get("augment") or ())
-    settings.update(protocol="loso", select_on_test=False, final_epochs=0,
+    settings.update(protocol="loso", select_on_test=False, final_epochs=0, seed=seed,
                     width=bundled.width(start, None))      # the start's network in every arm
     if arm == "scratch":
         settings.update(init="", init_shared_classes=False, freeze_init=False)
@@ -79,7 +82,7 @@ def score(model, data, labels: list[str]) -> dict:
     return {"uar": scores(y, pred, labels)["uar"], "n": int(len(y)), "per_speaker": per_speaker}
 
 
-def run_arm(arm: str, start: str, corpus, test, features, cache_dir, run_dir: Path) -> dict:
+def run_arm(arm: str, start: str, seed: int, corpus, test, features, cache_dir, run_dir: Path) -> dict:
     import keras
     from sernet_edge.train import bundled, trainer
     from sernet_edge.train.dataset import load_features
@@ -87,16 +90,17 @@ def run_arm(arm: str, start: str, corpus, test, features, cache_dir, run_dir: Pa
     if arm == "start":
         return score(bundled.rebuild(start), data, corpus.labels)
     keras.backend.clear_session()
-    trainer.train(corpus, features, recipe_for(arm, start), run_dir, cache_dir, folds=[],
+    trainer.train(corpus, features, recipe_for(arm, start, seed), run_dir, cache_dir, folds=[],
                   final=True)
     model = keras.models.load_model(run_dir / "final" / "model.keras", compile=False)
     return score(model, data, corpus.labels)
 
 
 def summarise(rows: list[dict]) -> tuple[dict, str]:
-    """Mean and spread over draws per k and arm, and each arm minus `start` per draw."""
-    table, lines = {}, ["| k | arm | draws | UAR mean | sd | minus start, mean | draws better |",
-                        "|---:|---|---:|---:|---:|---:|---:|"]
+    """Mean and spread over draws and seeds per k and arm, and each arm minus `start` on the
+    same draw."""
+    table, lines = {}, ["| k | minutes of speech | arm | runs | UAR mean | sd | minus start, mean | runs better |",
+                        "|---:|---:|---|---:|---:|---:|---:|---:|"]
     for k in sorted({r["k"] for r in rows}):
         base = {r["draw"]: r["uar"] for r in rows if r["k"] == k and r["arm"] == "start"}
         for arm in ARMS:
@@ -105,14 +109,15 @@ def summarise(rows: list[dict]) -> tuple[dict, str]:
                 continue
             uars = [r["uar"] for r in mine]
             gains = [r["uar"] - base[r["draw"]] for r in mine if r["draw"] in base]
-            entry = {"draws": len(uars), "mean": statistics.mean(uars),
+            entry = {"runs": len(uars), "mean": statistics.mean(uars),
+                     "adapt_minutes": statistics.mean(r["adapt_seconds"] for r in mine) / 60,
                      "sd": statistics.stdev(uars) if len(uars) > 1 else 0.0,
                      "minus_start": statistics.mean(gains) if gains and arm != "start" else None,
                      "better": sum(g > 0 for g in gains) if arm != "start" else None}
             table.setdefault(str(k), {})[arm] = entry
             gain = "" if entry["minus_start"] is None else f"{100 * entry['minus_start']:+.2f}"
             better = "" if entry["better"] is None else f"{entry['better']} of {len(gains)}"
-            lines.append(f"| {k} | {arm} | {len(uars)} | {100 * entry['mean']:.2f} | "
+            lines.append(f"| {k} | {entry['adapt_minutes']:.1f} | {arm} | {len(uars)} | {100 * entry['mean']:.2f} | "
                          f"{100 * entry['sd']:.2f} | {gain} | {better} |")
     return table, "\n".join(lines) + "\n"
 
@@ -126,6 +131,7 @@ def main() -> int:
     ap.add_argument("--draws", type=int, default=4, help="draws of k speakers per k")
     ap.add_argument("--arms", default=",".join(ARMS))
     ap.add_argument("--seed", type=int, default=0, help="fixes the draws (not the training)")
+    ap.add_argument("--train-seeds", default="42", help="training seeds of each trained arm")
     ap.add_argument("--cache-dir", type=Path, default=None)
     args = ap.parse_args()
 
@@ -136,6 +142,7 @@ def main() -> int:
     from sernet_edge.train import bundled
 
     arms = [a for a in args.arms.split(",") if a]
+    seeds = [int(x) for x in args.train_seeds.split(",") if x]
     unknown = [a for a in arms if a not in ARMS]
     if unknown:
         ap.error(f"unknown arm {unknown[0]} (use {', '.join(ARMS)})")
@@ -160,23 +167,28 @@ def main() -> int:
         for d, adapt in enumerate(draws(speakers, k, args.draws, args.seed)):
             test = [s for s in speakers if s not in adapt]
             for arm in arms:
-                name = f"k{k}-d{d}-{arm}"
-                path = args.out / "scores" / f"{name}.json"
-                if path.exists():
-                    rows.append(json.loads(path.read_text()))
-                    continue
-                print(f"{name}: adapt on {', '.join(adapt)}; test {', '.join(test)}", flush=True)
-                result = run_arm(arm, args.start, emodb.subset(adapt), emodb.subset(test),
-                                 features, args.cache_dir, args.out / "runs" / name)
-                row = {"k": k, "draw": d, "arm": arm, "adapt": list(adapt), "test": test,
-                       "start": args.start, "start_weights_sha256": card["weights_sha256"],
-                       **result}
-                write_json(path, row)
-                rows.append(row)
-                print(f"{name}: UAR {100 * row['uar']:.2f} on {row['n']} clips", flush=True)
+                for seed in ([None] if arm == "start" else seeds):
+                    name = f"k{k}-d{d}-{arm}" + ("" if seed is None else f"-s{seed}")
+                    path = args.out / "scores" / f"{name}.json"
+                    if path.exists():
+                        rows.append(json.loads(path.read_text()))
+                        continue
+                    print(f"{name}: adapt on {', '.join(adapt)}; test {', '.join(test)}", flush=True)
+                    result = run_arm(arm, args.start, seed, emodb.subset(adapt), emodb.subset(test),
+                                     features, args.cache_dir, args.out / "runs" / name)
+                    row = {"k": k, "draw": d, "arm": arm, "seed": seed, "adapt": list(adapt),
+                           "adapt_clips": len(emodb.subset(adapt).items),
+                           "adapt_seconds": round(sum(soundfile.info(str(it.path)).duration
+                                                      for it in emodb.subset(adapt).items), 2),
+                           "test": test, "start": args.start,
+                           "start_weights_sha256": card["weights_sha256"], **result}
+                    write_json(path, row)
+                    rows.append(row)
+                    print(f"{name}: UAR {100 * row['uar']:.2f} on {row['n']} clips", flush=True)
     table, markdown = summarise(rows)
     write_json(args.out / "summary.json", {"start": args.start, "features": features.to_dict(),
-                                           "seed": args.seed, "table": table})
+                                           "seed": args.seed, "train_seeds": seeds,
+                                           "table": table})
     (args.out / "summary.md").write_text(markdown)
     print(markdown, end="")
     return 0
