@@ -132,6 +132,10 @@ def main() -> int:
     ap.add_argument("--arms", default=",".join(ARMS))
     ap.add_argument("--seed", type=int, default=0, help="fixes the draws (not the training)")
     ap.add_argument("--train-seeds", default="42", help="training seeds of each trained arm")
+    ap.add_argument("--only-draws", default="", help="run only these draw numbers (e.g. 0,1); "
+                    "scores already written still count")
+    ap.add_argument("--summary-only", action="store_true", help="run nothing: the table of the "
+                    "scores already written")
     ap.add_argument("--cache-dir", type=Path, default=None)
     args = ap.parse_args()
 
@@ -143,6 +147,7 @@ def main() -> int:
 
     arms = [a for a in args.arms.split(",") if a]
     seeds = [int(x) for x in args.train_seeds.split(",") if x]
+    only = {int(x) for x in args.only_draws.split(",") if x}
     unknown = [a for a in arms if a not in ARMS]
     if unknown:
         ap.error(f"unknown arm {unknown[0]} (use {', '.join(ARMS)})")
@@ -172,6 +177,8 @@ def main() -> int:
                     path = args.out / "scores" / f"{name}.json"
                     if path.exists():
                         rows.append(json.loads(path.read_text()))
+                        continue
+                    if args.summary_only or (only and d not in only):
                         continue
                     print(f"{name}: adapt on {', '.join(adapt)}; test {', '.join(test)}", flush=True)
                     result = run_arm(arm, args.start, seed, emodb.subset(adapt), emodb.subset(test),
