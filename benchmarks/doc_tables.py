@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from sernet_edge.bench.report import e2e_ratio, timed_rows  # noqa: E402
 from sernet_edge.bench.timing import STAGES  # noqa: E402
+from sernet_edge.features import FeatureConfig  # noqa: E402
 
 DOCS = (*sorted((REPO / "docs").glob("*.md")), REPO / "README.md",
         REPO / "benchmarks" / "arm64" / "README.md", REPO / "benchmarks" / "cortex-m" / "README.md")
@@ -207,7 +208,9 @@ def _cm(r: dict) -> dict:
             "equal": sum(c["output_equals_litert_builtin"] for c in r["per_clip"]),
             "inputs_equal": sum(c["input_values_differing_from_numpy"] == 0 for c in r["per_clip"]),
             "m4_s": total / M4_HZ, "m7_s": total / M7_HZ, "cmvn": r["features"].get("cmvn", False),
-            "parts": r["sizes"]["parts"]}
+            "parts": r["sizes"]["parts"],
+            # main.cc's RAM audio window: the front end ran in place (sernet_fe_extract_s16_in_place)
+            "in_place": "audio window (int16)" in r["sizes"]["parts"]}
 
 
 def _bench_entry(bench: dict, file_name: str, seconds: float) -> dict:
@@ -303,7 +306,7 @@ def cortex_m_memory(r: Source) -> str:
     """docs/microcontrollers.md: flash and RAM the classifier itself needs (linker map)."""
     c = _cm(r)
     f, m = c["cflash"], c["cram"]
-    in_place = "audio window (int16)" in c["parts"]     # main.cc's RAM audio: the in-place call
+    in_place = c["in_place"]
     rows = [["model array", _b(f["model"]), ""],
             ["TFLM framework + op kernels", _b(f["tflm"]), _b(m["tflm_static"])],
             ["CMSIS-NN", _b(f["cmsis_nn"]), ""],
@@ -338,9 +341,8 @@ def cortex_m_frontend(*results: Source) -> str:
         c = _cm(r)
         fe = c["parts"].get("front end", {})
         work = _b(c["cram"]["front_end_work"])
-        if c["cmvn"] and "audio window (int16)" in c["parts"]:
+        if c["cmvn"] and c["in_place"]:
             # measured in place: the other call also keeps every frame's row but one in work
-            from sernet_edge.features import FeatureConfig
             f = FeatureConfig.from_dict(r["features"])
             rows_b = 4 * (f.num_frames - 1) * f.n_mfcc
             work += f" in place ({_b(c['cram']['front_end_work'] + rows_b)} otherwise)"

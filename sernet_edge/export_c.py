@@ -102,12 +102,12 @@ def frontend_header(config: FeatureConfig, scale: float, zero_point: int, origin
     bins = config.n_fft // 2 + 1
     ceps = config.num_frames * config.n_mfcc if config.cmvn else config.n_mfcc
     frame = config.n_fft          # the frame's input samples, kept between frames
-    work = f"(SERNET_FE_FFT_FLOATS + {frame + bins + config.n_mels + top + ceps})"
-    in_place = in_place_possible(config)
-    small = f"(SERNET_FE_FFT_FLOATS + {frame + bins + config.n_mels + top + config.n_mfcc})"
+    fixed = frame + bins + config.n_mels + top
+    # in place, CMVN's rows go into the audio: one frame's coefficients stay (as without CMVN)
+    work, small = fixed + ceps, fixed + config.n_mfcc
+    in_place = in_place_possible(config)     # False without CMVN
     flash = sum(a.nbytes for a in t.values())
-    work_bytes = 4 * (config.n_fft + frame + bins + config.n_mels + top + ceps)
-    small_bytes = 4 * (config.n_fft + frame + bins + config.n_mels + top + config.n_mfcc)
+    work_bytes, small_bytes = 4 * (config.n_fft + work), 4 * (config.n_fft + small)
     defines = [
         ("SAMPLE_RATE", config.sample_rate, "mono input rate, Hz"),
         ("NUM_SAMPLES", config.num_samples, f"{config.seconds} s window"),
@@ -153,9 +153,9 @@ def frontend_header(config: FeatureConfig, scale: float, zero_point: int, origin
         f" * (except CMSIS-DSP's instance); the caller's work buffer of SERNET_FE_WORK_FLOATS",
         f" * floats ({work_bytes:,} B; {work_bytes + 4 * config.n_fft:,} B with CMSIS-DSP) and about",
         " * 300 B of stack." + (f" In place, SERNET_FE_IN_PLACE_WORK_FLOATS ({small_bytes:,} B): the"
-                               if in_place and config.cmvn else " */"),
+                               if in_place else " */"),
         *([" * coefficient rows that CMVN needs go into the caller's audio buffer instead. */"]
-          if in_place and config.cmvn else []),
+          if in_place else []),
         "#ifndef SERNET_FRONTEND_H_", "#define SERNET_FRONTEND_H_", "",
         "#include <stdint.h>", ""]
     for key, value, note in defines:
@@ -164,8 +164,8 @@ def frontend_header(config: FeatureConfig, scale: float, zero_point: int, origin
         "", "#ifdef SERNET_FE_USE_CMSIS_DSP",
         "#define SERNET_FE_FFT_FLOATS (2 * SERNET_FE_N_FFT)  /* arm_rfft_fast_f32 is not in place */",
         "#else", "#define SERNET_FE_FFT_FLOATS SERNET_FE_N_FFT", "#endif",
-        f"#define SERNET_FE_WORK_FLOATS {work}",
-        f"#define SERNET_FE_IN_PLACE_WORK_FLOATS {small if config.cmvn else work}", "",
+        f"#define SERNET_FE_WORK_FLOATS (SERNET_FE_FFT_FLOATS + {work})",
+        f"#define SERNET_FE_IN_PLACE_WORK_FLOATS (SERNET_FE_FFT_FLOATS + {small})", "",
         "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
         "/* One window of audio to the model's input. `samples`: n mono samples at",
         " * SERNET_FE_SAMPLE_RATE, centre-cropped or zero-padded to SERNET_FE_NUM_SAMPLES as in",

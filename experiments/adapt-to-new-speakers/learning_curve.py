@@ -171,6 +171,9 @@ def main() -> int:
             ap.error(f"--k {k}: between 1 and {len(speakers) - 1} of {len(speakers)} speakers")
         for d, adapt in enumerate(draws(speakers, k, args.draws, args.seed)):
             test = [s for s in speakers if s not in adapt]
+            adapt_set, test_set = emodb.subset(adapt), emodb.subset(test)
+            adapt_seconds = round(sum(soundfile.info(str(it.path)).duration
+                                      for it in adapt_set.items), 2)
             for arm in arms:
                 for seed in ([None] if arm == "start" else seeds):
                     name = f"k{k}-d{d}-{arm}" + ("" if seed is None else f"-s{seed}")
@@ -181,12 +184,10 @@ def main() -> int:
                     if args.summary_only or (only and d not in only):
                         continue
                     print(f"{name}: adapt on {', '.join(adapt)}; test {', '.join(test)}", flush=True)
-                    result = run_arm(arm, args.start, seed, emodb.subset(adapt), emodb.subset(test),
-                                     features, args.cache_dir, args.out / "runs" / name)
+                    result = run_arm(arm, args.start, seed, adapt_set, test_set, features,
+                                     args.cache_dir, args.out / "runs" / name)
                     row = {"k": k, "draw": d, "arm": arm, "seed": seed, "adapt": list(adapt),
-                           "adapt_clips": len(emodb.subset(adapt).items),
-                           "adapt_seconds": round(sum(soundfile.info(str(it.path)).duration
-                                                      for it in emodb.subset(adapt).items), 2),
+                           "adapt_clips": len(adapt_set.items), "adapt_seconds": adapt_seconds,
                            "test": test, "start": args.start,
                            "start_weights_sha256": card["weights_sha256"], **result}
                     write_json(path, row)
