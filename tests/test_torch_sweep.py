@@ -41,6 +41,8 @@ def test_draws_match_the_keras_trainer(sweep, tmp_path):
     idx = np.array([0, 2, 3, 4, 6, 7])     # a training subset, as a split gives
     expected = sample_weights(pack.y[idx].astype(np.int64), pack.corpus[idx], "corpus")
     np.testing.assert_allclose(sweep.draw_weights(pack, idx, "corpus"), expected)
+    np.testing.assert_allclose(sweep.draw_weights(pack, idx, "sqrt"),
+                               sample_weights(pack.y[idx].astype(np.int64), pack.corpus[idx], "sqrt"))
     assert sweep.draw_weights(pack, idx, "none") is None
 
 
@@ -160,3 +162,41 @@ def test_a_group_of_runs_scores_as_the_runs_alone(sweep, tmp_path):
     assert together[0]["history"] != together[1]["history"]        # the seeds differ
     with pytest.raises(ValueError, match="differ only in seed"):
         sweep.run_group(pack, [cfg | {"seed": 5}, cfg | {"seed": 6, "lr": 2e-3}], "cpu")
+
+
+def test_int8_codec_round_trips_every_value(sweep):
+    rng = np.random.default_rng(0)
+    q = rng.integers(-127, 128, size=(5, 17, 4)).astype(np.int8)
+    q[2] = 127          # the largest steps between frames wrap around mod 256
+    q[2, ::2] = -127
+    buf = sweep.encode_int8(q)
+    assert buf.dtype == np.uint8
+    np.testing.assert_array_equal(sweep.decode_int8(buf, q.shape), q)
+
+
+def test_a_pack_loads_plain_or_encoded_features(sweep, tmp_path):
+    q = np.arange(-60, 60, dtype=np.int8).reshape(3, 10, 4)
+    np.savez(tmp_path / "plain.npz", X=q)
+    np.savez(tmp_path / "lzma.npz", Xz=sweep.encode_int8(q), X_shape=np.array(q.shape))
+    for name in ("plain.npz", "lzma.npz"):
+        np.testing.assert_array_equal(sweep.load_int8(np.load(tmp_path / name)), q)
+
+
+def test_dev_scores_average_windows_and_restrict_to_the_corpus_classes(sweep, tmp_path):
+    labels = ["anger", "disgust", "neutral"]
+    # clip 0 (corpus x, anger): two windows whose mean is anger; clip 1 (x, neutral): one
+    # window, disgust first, neutral second; clip 2 (x, anger): no speech; clip 3 (y, neutral)
+    window_clip = np.array([0, 0, 1, 3])
+    probs = np.array([[0.6, 0.3, 0.1], [0.3, 0.4, 0.3], [0.1, 0.5, 0.4], [0.2, 0.2, 0.6]])
+    np.savez(tmp_path / "dev.npz", Xz=sweep.encode_int8(np.zeros((4, 2, 1), np.int8)),
+             X_shape=np.array([4, 2, 1]), window_clip=window_clip,
+             corpus=np.array(["x", "x", "x", "y"]), y=np.array([0, 2, 0, 2], np.int8),
+             speakers=np.array(["s1", "s1", "s2", "s3"]), meta=np.array(json.dumps({"scale": 16})))
+    out = sweep.dev_scores(sweep.DevPack(tmp_path / "dev.npz"), probs, labels)
+    x = out["x"]
+    assert x["n"] == 3 and x["no_speech"] == 1 and x["classes"] == ["anger", "neutral"]
+    assert x["answers_all"] == "01-" and x["answers_shared"] == "02-"
+    assert x["uar_all"] == pytest.approx((1 / 2 + 0) / 2)      # anger 1 of 2, neutral 0 of 1
+    assert x["uar_shared"] == pytest.approx((1 / 2 + 1) / 2)
+    assert x["recall_shared"] == {"anger": 0.5, "neutral": 1.0}
+    assert out["y"]["uar_all"] == 1.0 and out["y"]["answers_shared"] == "2"

@@ -97,6 +97,25 @@ def test_sample_weights_by_class():
     assert w[9] == pytest.approx(1 / 3) and w[0] == pytest.approx(1 / 18)
 
 
+def test_sample_weights_sqrt_tilts_to_the_small_corpus_by_the_square_root():
+    from sernet_edge.train.trainer import sample_weights
+    # corpus a: 16 clips (12 of class 0, 4 of class 1); corpus b: 4 clips (1 of 0, 3 of 1)
+    y = np.array([0] * 12 + [1] * 4 + [0] + [1] * 3)
+    origin = np.array(["a"] * 16 + ["b"] * 4)
+    w = sample_weights(y, origin, "sqrt")
+    assert w.sum() == pytest.approx(1.0) and np.all(w > 0)
+    assert w[origin == "a"].sum() == pytest.approx(4 / 6)     # sqrt 16 : sqrt 4 = 4 : 2
+    assert w[origin == "b"].sum() == pytest.approx(2 / 6)
+    for name in ("a", "b"):
+        for c in (0, 1):
+            m = (origin == name) & (y == c)
+            assert w[m].sum() == pytest.approx(w[origin == name].sum() / 2)
+            assert np.allclose(w[m], w[m][0])
+    # two corpora of one size: the same draws as "corpus"
+    same = np.array(["a"] * 10 + ["b"] * 10)
+    np.testing.assert_allclose(sample_weights(y, same, "sqrt"), sample_weights(y, same, "corpus"))
+
+
 def test_sample_weights_by_corpus():
     from sernet_edge.train.trainer import sample_weights
     # corpus a: 8 of class 0, 2 of class 1; corpus b: 1 of class 0, 3 of class 1, 1 of class 2

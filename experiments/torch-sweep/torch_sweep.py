@@ -47,6 +47,10 @@ SETTINGS = {
     "epochs-40": {"epochs": 40},
     "lr-1e-3": {"lr": 1e-3},
     "no-ema": {"ema": 0.0},
+    # issue 40 (experiments/recipe-on-dev-corpora/): which examples an epoch draws, and the rate
+    "balance-none": {"balance": "none"},
+    "balance-sqrt": {"balance": "sqrt"},
+    "lr-2.5e-4": {"lr": 2.5e-4},
 }
 
 
@@ -153,11 +157,77 @@ def grouped(models):
 
 # ---- data ----
 
+def encode_int8(q: np.ndarray) -> np.ndarray:
+    """(clips, frames, coeffs) int8 as lzma bytes of the differences between successive frames
+    (mod 256): neighbouring frames overlap by 3/4 of a window, so they compress to about 57 %."""
+    import lzma
+    d = q.copy()
+    d[:, 1:] = (q[:, 1:].astype(np.int16) - q[:, :-1]).astype(np.int8)
+    return np.frombuffer(lzma.compress(d.tobytes(), preset=6), np.uint8)
+
+
+def decode_int8(buf: np.ndarray, shape) -> np.ndarray:
+    import lzma
+    d = np.frombuffer(lzma.decompress(buf.tobytes()), np.int8).reshape(shape)
+    return np.cumsum(d.view(np.uint8), axis=1, dtype=np.uint8).view(np.int8)
+
+
+def load_int8(z) -> np.ndarray:
+    """A pack's X, plain int8 or `encode_int8`'s bytes (Xz, with its shape)."""
+    return decode_int8(z["Xz"], tuple(z["X_shape"])) if "Xz" in z.files else z["X"]
+
+
+class DevPack:
+    """Windows of the development corpora (experiments/recipe-on-dev-corpora/pack_dev.py):
+    evaluation only. A clip's answer is the mean of its windows' probabilities, as `evaluate`."""
+
+    def __init__(self, path):
+        z = np.load(path)
+        self.meta = json.loads(str(z["meta"]))
+        self.Xq, self.window_clip = load_int8(z), z["window_clip"].astype(np.int64)
+        self.corpus, self.y, self.speakers = z["corpus"], z["y"].astype(np.int64), z["speakers"]
+
+    def features(self, device):
+        import torch
+        return torch.from_numpy(self.Xq).to(device).float() / self.meta["scale"]
+
+
+def dev_scores(dev: DevPack, probs: np.ndarray, labels: list[str]) -> dict:
+    """Per corpus: UAR of the most probable of all classes and of the classes the corpus has
+    (shared), recall per class, and each clip's two answers ('-': no speech, no window)."""
+    n = len(labels)
+    clip_p = np.zeros((len(dev.y), n))
+    count = np.bincount(dev.window_clip, minlength=len(dev.y))
+    np.add.at(clip_p, dev.window_clip, probs)
+    has = count > 0
+    clip_p[has] /= count[has, None]
+    out = {}
+    for name in sorted(set(dev.corpus.tolist())):
+        inside = dev.corpus == name
+        y = dev.y[inside]
+        present = sorted(set(y.tolist()))
+        p = clip_p[inside]
+        answer_all = np.where(has[inside], p.argmax(1), -1)
+        masked = np.full_like(p, -np.inf)
+        masked[:, present] = p[:, present]
+        answer_shared = np.where(has[inside], masked.argmax(1), -1)
+        out[name] = {
+            "n": int(inside.sum()), "no_speech": int((~has[inside]).sum()),
+            "classes": [labels[c] for c in present],
+            "uar_all": round(uar(y, answer_all, n), 5),
+            "uar_shared": round(uar(y, answer_shared, n), 5),
+            "recall_shared": {labels[c]: round(float(np.mean(answer_shared[y == c] == c)), 5)
+                              for c in present},
+            "answers_all": "".join("-" if a < 0 else str(a) for a in answer_all),
+            "answers_shared": "".join("-" if a < 0 else str(a) for a in answer_shared)}
+    return out
+
+
 class Pack:
     def __init__(self, path):
         z = np.load(path)
         self.meta = json.loads(str(z["meta"]))
-        self.Xq, self.y = z["X"], z["y"].astype(np.int64)
+        self.Xq, self.y = load_int8(z), z["y"].astype(np.int64)
         self.speakers, self.corpus, self.voted = z["speakers"], z["corpus"], z["voted"]
         self.labels = self.meta["labels"]
 
@@ -185,18 +255,22 @@ def targets(pack: Pack, idx, cfg) -> np.ndarray:
 
 
 def draw_weights(pack: Pack, idx, balance: str):
-    """As trainer.sample_weights: every corpus, and within it every class, equally often."""
+    """As trainer.sample_weights: every corpus ("corpus"), or each corpus in proportion to the
+    square root of its size ("sqrt"), and within a corpus every class, equally often."""
     if balance == "none":
         return None
     y, origin = pack.y[idx], pack.corpus[idx]
     w = np.zeros(len(idx))
     corpora = sorted(set(origin.tolist()))
+    sizes = {name: int(np.sum(origin == name)) for name in corpora}
+    share = {name: (math.sqrt(sizes[name]) if balance == "sqrt" else 1.0) for name in corpora}
+    total = sum(share.values())
     for name in corpora:
         inside = origin == name
         classes = np.unique(y[inside])
         for c in classes:
             m = inside & (y == c)
-            w[m] = 1.0 / (m.sum() * len(classes) * len(corpora))
+            w[m] = share[name] / total / (m.sum() * len(classes))
     return w / w.sum()
 
 
@@ -220,10 +294,12 @@ def run(pack: Pack, cfg: dict, device: str, X_all=None) -> dict:
     return run_group(pack, [cfg], device, X_all)[0]
 
 
-def run_group(pack: Pack, cfgs: list[dict], device: str, X_all=None) -> list[dict]:
+def run_group(pack: Pack, cfgs: list[dict], device: str, X_all=None, dev: DevPack | None = None,
+              dev_X=None) -> list[dict]:
     """Train the runs `cfgs` (settings that differ only in PER_RUN) together; one result each.
     Each run has its own initial weights, draws and augmentation from its seed, as alone;
-    only dropout's masks come from one generator for all."""
+    only dropout's masks come from one generator for all. With `dev`, each run's selected
+    weights then score the development corpora (`dev_scores`)."""
     import torch
     import torch.nn.functional as F
 
@@ -276,7 +352,7 @@ def run_group(pack: Pack, cfgs: list[dict], device: str, X_all=None) -> list[dic
         return [(uar(pack.y[idx], p[:, r], n), float(loss[:, r].mean()), p[:, r])
                 for r in range(k)]
 
-    histories, best = [[] for _ in cfgs], [None] * k
+    histories, best, best_state = [[] for _ in cfgs], [None] * k, [None] * k
     steps = math.ceil(len(tr) / cfg["batch"])
     for epoch in range(cfg["epochs"]):
         lr = cfg["lr"] * 0.5 * (1 + math.cos(math.pi * epoch / cfg["epochs"]))
@@ -323,9 +399,24 @@ def run_group(pack: Pack, cfgs: list[dict], device: str, X_all=None) -> list[dic
             if best[r] is None or (round(v_uar, 6), -v_loss) > (round(best[r][0]["val_uar"], 6),
                                                                -best[r][0]["val_loss"]):
                 best[r] = (row, t_pred)
+                if dev is not None:
+                    best_state[r] = {key: v.clone() for key, v in ema.items()}
+    dev_out = [None] * k
+    if dev is not None:
+        if dev_X is None:
+            dev_X = dev.features(device)
+        for r in range(k):
+            shadow.load_state_dict(best_state[r], strict=False)
+            probs = []
+            with torch.no_grad():
+                for i in range(0, len(dev_X), chunk):
+                    x = dev_X[i:i + chunk]
+                    probs.append(F.softmax(shadow(x[:, None].expand(-1, k, -1, -1))[:, r], -1)
+                                 .cpu().numpy())
+            dev_out[r] = dev_scores(dev, np.concatenate(probs), pack.labels)
     seconds = round(time.time() - t0, 1)
     out = []
-    for c, history, (row, pred) in zip(cfgs, histories, best):
+    for r, (c, history, (row, pred)) in enumerate(zip(cfgs, histories, best)):
         per_corpus = {name: round(uar(pack.y[te][pack.corpus[te] == name],
                                       pred[pack.corpus[te] == name], n), 5)
                       for name in sorted(set(pack.corpus[te].tolist()))}
@@ -335,6 +426,12 @@ def run_group(pack: Pack, cfgs: list[dict], device: str, X_all=None) -> list[dic
                     "best_test_uar_any_epoch": max(h["test_uar"] for h in history),
                     "y_pred": "".join(map(str, pred.tolist())), "history": history,
                     "seconds": seconds, "group_size": k})
+        if dev_out[r] is not None:
+            out[-1]["dev"] = dev_out[r]
+            out[-1]["dev_mean_shared"] = round(float(np.mean(
+                [d["uar_shared"] for d in dev_out[r].values()])), 5)
+            out[-1]["dev_mean_all"] = round(float(np.mean(
+                [d["uar_all"] for d in dev_out[r].values()])), 5)
     return out
 
 
@@ -390,11 +487,13 @@ def groups(runs: list[dict], size: int) -> list[list[dict]]:
     return jobs
 
 
-def worker(pack_path, device, jobs, results, deadline):
+def worker(pack_path, device, jobs, results, deadline, dev_path=None):
     import torch
     torch.backends.cudnn.benchmark = True
     pack = Pack(pack_path)
     X_all = pack.features(device)
+    dev = DevPack(dev_path) if dev_path else None
+    dev_X = dev.features(device) if dev is not None else None
     while time.time() < deadline:
         try:
             job = jobs.get_nowait()
@@ -402,7 +501,7 @@ def worker(pack_path, device, jobs, results, deadline):
             return
         names = [cfg.pop("name") for cfg in job]
         try:
-            outs = run_group(pack, job, device, X_all)
+            outs = run_group(pack, job, device, X_all, dev, dev_X)
         except Exception as e:  # one bad job must not lose the others
             outs = [{"config": cfg, "error": repr(e)} for cfg in job]
         for name, out in zip(names, outs):
@@ -425,18 +524,21 @@ def main() -> None:
                     help="stop the runs still going after this (default: let them finish)")
     ap.add_argument("--smoke", action="store_true", help="2 epochs on 600 clips, one run each")
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--dev", help="development corpora's windows (pack_dev.py): score each run there")
     ap.add_argument("--quick", action="store_true",
                     help="every planned run cut to 1 epoch on 300 clips (to check the machinery)")
     a = ap.parse_args()
     if a.smoke:
         import torch
         pack = Pack(a.pack)
+        dev = DevPack(a.dev) if a.dev else None
         device = "cuda" if torch.cuda.is_available() else "cpu"
         for name in a.settings.split(","):
             job = [{"epochs": 2, "max_train": 600, "seed": 1 + s} | SETTINGS[name]
                    for s in range(a.group)]
-            for out in run_group(pack, job, device):
-                print(name, {k: out[k] for k in ("selected_epoch", "val_uar", "test_uar", "seconds")})
+            for out in run_group(pack, job, device, dev=dev):
+                print(name, {k: out.get(k) for k in ("selected_epoch", "val_uar", "test_uar",
+                                                     "dev_mean_shared", "seconds")})
         return
     import torch.multiprocessing as mp
     ctx = mp.get_context("spawn")
@@ -447,7 +549,7 @@ def main() -> None:
     for job in groups(runs, a.group):
         jobs.put(job)
     deadline = time.time() + 60 * a.minutes
-    procs = [ctx.Process(target=worker, args=(a.pack, a.device, jobs, results, deadline))
+    procs = [ctx.Process(target=worker, args=(a.pack, a.device, jobs, results, deadline, a.dev))
              for _ in range(a.workers)]
     for p in procs:
         p.start()
@@ -470,6 +572,7 @@ def main() -> None:
             print(f"{time.time() - t0:6.0f} s  {done}/{len(runs)}  {out['name']} "
                   f"{out['config'].get('split')} seed {out['config'].get('seed')}: "
                   f"test {out.get('test_uar')} val {out.get('val_uar')} "
+                  f"dev {out.get('dev_mean_shared')} "
                   f"({out.get('seconds')} s) {out.get('error', '')}", flush=True)
     print(f"{done} of {len(runs)} runs in {time.time() - t0:.0f} s")
 

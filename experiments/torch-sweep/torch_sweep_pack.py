@@ -7,6 +7,8 @@ the speaker lists of the runs compared with (leave-one-corpus-out and the 5 CV f
 
   python experiments/torch-sweep/torch_sweep_pack.py CREMA_D_DIR EMODB_DIR -o .devdata/pack.npz
   ... --front logmel40 -o .devdata/pack-logmel40.npz   # 40 log-mel bands, no DCT, CMVN
+  ... --scale 16 --lzma -o .devdata/pack.npz   # step 1/16 (+-8), frame differences in lzma:
+                                               # about 57 % of the int8 bytes
 
 `logmel40` is a candidate front end, not in FeatureConfig: the shipped front end's steps
 (centre crop or pad to 3 s, peak normalisation, 1024/256 Hann frames, magnitude spectrum,
@@ -55,6 +57,10 @@ def main() -> None:
     ap.add_argument("emodb")
     ap.add_argument("-o", "--out", required=True)
     ap.add_argument("--front", choices=("mfcc", "logmel40"), default="mfcc")
+    ap.add_argument("--votes", help="CREMA-D's summaryTable.csv (default: beside the corpus)")
+    ap.add_argument("--scale", type=float, default=SCALE, help="int8 steps per unit (default 32)")
+    ap.add_argument("--lzma", action="store_true",
+                    help="store X as torch_sweep.encode_int8's bytes (for the 64 MiB limit)")
     a = ap.parse_args()
     corpus = union(load_corpora([a.crema_d, a.emodb]))
     if a.front == "mfcc":
@@ -65,9 +71,9 @@ def main() -> None:
         X = np.stack([logmel_cmvn(it.path, features) for it in corpus.items])[..., None]
         y = np.array([corpus.label_index(it.label) for it in corpus.items])
     speakers = np.array([it.speaker for it in corpus.items])
-    q = np.clip(np.round(X[..., 0] * SCALE), -127, 127).astype(np.int8)
-    err = float(np.abs(q / SCALE - X[..., 0]).max())
-    votes = read_votes(find_votes(Path(a.crema_d)))
+    q = np.clip(np.round(X[..., 0] * a.scale), -127, 127).astype(np.int8)
+    err = float(np.abs(q / a.scale - X[..., 0]).max())
+    votes = read_votes(find_votes(Path(a.crema_d), a.votes))
     labels = corpus.labels
     # per clip: the emotions of CREMA-D's voice-only vote as a 0/1 row (EMO-DB: none)
     voted = np.zeros((len(y), len(labels)), np.int8)
@@ -75,14 +81,19 @@ def main() -> None:
         for emotion in votes.get(it.path.stem, []) if it.corpus == "crema-d" else []:
             if emotion in labels:
                 voted[i, labels.index(emotion)] = 1
-    meta = {"labels": labels, "scale": SCALE, "front": a.front, "features": features.to_dict(),
+    meta = {"labels": labels, "scale": a.scale, "front": a.front, "features": features.to_dict(),
             "max_abs_quantisation_error": err, "splits": splits()}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(a.out, X=q, y=y.astype(np.int8), speakers=speakers,
+    if a.lzma:
+        from torch_sweep import encode_int8
+        packed = {"Xz": encode_int8(q), "X_shape": np.array(q.shape)}
+    else:
+        packed = {"X": q}
+    np.savez_compressed(a.out, **packed, y=y.astype(np.int8), speakers=speakers,
                         corpus=np.array([it.corpus for it in corpus.items]), voted=voted,
                         meta=np.array(json.dumps(meta)))
-    print(f"{a.out}: {q.shape} int8, max error {err:.4f} (values beyond +-4 clipped: "
-          f"{float(np.mean(np.abs(X) > 127 / SCALE)):.5f} of them)")
+    print(f"{a.out}: {q.shape} int8, max error {err:.4f} (values beyond +-{127 / a.scale:.2f} "
+          f"clipped: {float(np.mean(np.abs(X) > 127 / a.scale)):.5f} of them)")
 
 
 if __name__ == "__main__":

@@ -66,10 +66,11 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
                    "epoch; 0: 1 for loso, a tenth of the training speakers for cv and loco.")
 @click.option("--schedule", type=click.Choice(["step", "cosine"]), default="step", show_default=True,
               help="Learning rate: the paper's step decay, or a cosine to 0 over the epochs.")
-@click.option("--balance", type=click.Choice(["auto", "none", "class", "corpus"]), default="auto",
-              show_default=True,
-              help="Draw examples so that classes (and corpora) come equally often; auto: "
-                   "corpus for several corpora, none for one.")
+@click.option("--balance", type=click.Choice(["auto", "none", "class", "corpus", "sqrt"]),
+              default="auto", show_default=True,
+              help="Draw examples so that classes (and corpora) come equally often; sqrt: each "
+                   "corpus in proportion to the square root of its size; auto: corpus for "
+                   "several corpora, none for one.")
 @click.option("--label-smoothing", type=float, default=0.0, show_default=True)
 @click.option("--init", default="", metavar="NAME|MODEL|FOLD",
               help="Start every fold and the final model from a bundled model (multi, emodb) or "

@@ -13,7 +13,7 @@ from sernet_edge.errors import SernetError
 
 AUGMENTATIONS = ("speed", "noise", "channel", "specaugment", "mixup")
 SCHEDULES = ("step", "cosine")
-BALANCES = ("auto", "none", "class", "corpus")
+BALANCES = ("auto", "none", "class", "corpus", "sqrt")
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,9 @@ class Recipe:
     schedule: str = "step"            # "step": the paper's decay; "cosine": to 0 over the epochs
     balance: str = "auto"             # which examples an epoch draws: "none" (each once), "class"
                                       # (classes equally often), "corpus" (each corpus and class
-                                      # equally often); "auto": none for one corpus, else corpus
+                                      # equally often), "sqrt" (each corpus in proportion to the
+                                      # square root of its size, each class within it equally
+                                      # often); "auto": none for one corpus, else corpus
     label_smoothing: float = 0.0
     init: str = ""                    # a Keras model (another run's final/model.keras), a
                                       # fold folder of a run (folds/<fold>/) or a bundled model's

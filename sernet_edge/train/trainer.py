@@ -153,7 +153,10 @@ def sample_weights(y, origin, balance: str):
     """How often an epoch draws each example, relative (None: each once, in a shuffle).
 
     "class": every class equally often; "corpus": every corpus equally often, and within a
-    corpus every class; "auto" is "corpus" when there are several corpora, else none."""
+    corpus every class; "sqrt": each corpus in proportion to the square root of its number of
+    examples (a milder tilt to the small corpus: CREMA-D 7,442 and EMO-DB 350 clips are drawn
+    82:18, not 50:50 nor 96:4), and within a corpus every class; "auto" is "corpus" when there
+    are several corpora, else none."""
     corpora = sorted(set(np.asarray(origin).tolist()))
     if balance == "auto":
         balance = "corpus" if len(corpora) > 1 else "none"
@@ -165,12 +168,15 @@ def sample_weights(y, origin, balance: str):
         for c in np.unique(y):
             w[y == c] = 1.0 / np.sum(y == c)
     else:
+        share = {name: np.sqrt(np.sum(origin == name)) if balance == "sqrt" else 1.0
+                 for name in corpora}
+        total = sum(share.values())
         for name in corpora:
             in_corpus = origin == name
             classes = np.unique(y[in_corpus])
             for c in classes:
                 m = in_corpus & (y == c)
-                w[m] = 1.0 / (m.sum() * len(classes) * len(corpora))
+                w[m] = share[name] / total / (m.sum() * len(classes))
     return w / w.sum()
 
 
