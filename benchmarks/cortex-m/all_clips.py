@@ -2,12 +2,14 @@
 """Run build.sh on every bundled clip for one model and write what the emulator measured.
 
     python benchmarks/cortex-m/all_clips.py /path/to/tflite-micro --model multi-micro
+    python benchmarks/cortex-m/all_clips.py /path/to/tflite-micro --model multi-micro --core m55
 
 Each clip is one build.sh run (the TFLM objects are compiled once, in the TFLM tree, and
-reused). The result goes to benchmarks/results/cortex-m-<model>-<date>.json and .md (the date
-of the run, UTC; `-2`, `-3`, ... when that name is taken: a committed result is never
-overwritten), or to --out, which must not exist. It keeps, per clip, the front end's and
-Invoke()'s SysTick ticks (1 tick = 40 instructions), the arena used, the stack peak, the int8
+reused). The result goes to benchmarks/results/cortex-m-<model>-<date>.json and .md (with
+--core m55: cortex-m-<model>-m55-<date>; the date of the run, UTC; `-2`, `-3`, ... when that
+name is taken: a committed result is never overwritten), or to --out, which must not exist. It
+keeps, per clip, the front end's and Invoke()'s SysTick ticks (1 tick = 40 instructions on the
+Cortex-M4 board, 31.25 on the Cortex-M55 one), the arena used, the stack peak, the int8
 output and label, and whether that output equalled LiteRT's builtin kernels on the same input
 tensor; the linker map's sizes of the first clip; what the classifier itself needs; the
 toolchain, the emulator, the TFLM sources and the commit. Exit status 1 unless every check
@@ -31,12 +33,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-INSTRUCTIONS_PER_TICK = 40
+# Under -icount shift=0 an instruction takes 1 ns and SysTick counts the board's core clock:
+# 25 MHz on mps2-an386, 32 MHz on mps3-an547 (main.cc's calibration line shows it).
+CORES = {"m4": {"board": "mps2-an386", "cpu": "Cortex-M4F", "linker_script": "mps2_an386.ld",
+                "instructions_per_tick": 40},
+         "m55": {"board": "mps3-an547", "cpu": "Cortex-M55 (Helium)", "linker_script": "mps3_an547.ld",
+                 "instructions_per_tick": 31.25}}
+INSTRUCTIONS_PER_TICK = CORES["m4"]["instructions_per_tick"]   # set by main() for --core
 RESULTS = REPO / "benchmarks" / "results"
 
 
-def run_clip(tflm: str, model: str, clip: str, out: Path) -> dict:
-    env = {**os.environ, "OUT": str(out), "MODEL": model, "CLIP": clip}
+def run_clip(tflm: str, model: str, clip: str, out: Path, core: str = "m4") -> dict:
+    env = {**os.environ, "OUT": str(out), "MODEL": model, "CLIP": clip, "CORE": core}
     proc = subprocess.run(["sh", "benchmarks/cortex-m/build.sh", tflm], cwd=REPO, env=env,
                           capture_output=True, text=True)
     # build.sh exits 1 after writing check.txt when the output differs: recorded, not fatal
@@ -59,6 +67,8 @@ def run_clip(tflm: str, model: str, clip: str, out: Path) -> dict:
         "host_numpy_path_label": numpy_label.group(1) if numpy_label else None,
         "input_values_differing_from_numpy": int(differ.group(1)),
         "input_values": int(differ.group(2)), "largest_step": int(differ.group(3)),
+        "calibration_ticks_per_2m_instructions": int(re.search(
+            r"calibration: 2,000,000 instructions = (\d+) ticks", emu).group(1)),
         "output_equals_litert_builtin": "identical to LiteRT's builtin kernels" in check,
         "op_ticks": [(int(i), op, int(t)) for i, op, t in re.findall(r"^op (\d+) (\S+) (\d+)$", emu, re.M)],
         "profiler": profiler_line(emu),
@@ -99,8 +109,8 @@ def per_op_table(row: dict, graph: dict) -> dict:
             "outside_kernels_instructions": p.get("outside_ticks", 0) * INSTRUCTIONS_PER_TICK,
             "profiler_overhead_instructions_per_event": p.get("overhead_instructions_per_event"),
             "profiler_overhead_instructions_total": round(p.get("overhead_instructions_per_event", 0) * len(ops)),
-            "note": "each kernel's invoke timed by SysTick (1 tick = 40 instructions, so each figure is "
-                    "+-40); the events' overhead is inside Invoke()'s total; instructions are a lower "
+            "note": f"each kernel's invoke timed by SysTick (1 tick = {INSTRUCTIONS_PER_TICK:g} "
+                    f"instructions, so each figure is +-{INSTRUCTIONS_PER_TICK:g}); the events' overhead is inside Invoke()'s total; instructions are a lower "
                     "bound on cycles",
             "ops": ops, "by_kind": sorted(by_kind.values(), key=lambda k: -k["instructions"])}
 
@@ -136,14 +146,15 @@ def front_end_sha256(gen: Path) -> str:
                                    for n in ("sernet_frontend.h", "sernet_frontend.c"))).hexdigest()
 
 
-HARNESS = ("build.sh", "main.cc", "startup.c", "mps2_an386.ld", "map_sizes.py")
+def harness(core: str = "m4") -> tuple[str, ...]:
+    return ("build.sh", "main.cc", "startup.c", CORES[core]["linker_script"], "map_sizes.py")
 
 
-def harness_sha256() -> str:
+def harness_sha256(core: str = "m4") -> str:
     """The firmware harness and its build (flags, main.cc's code, the linker script, how the map is
     split into parts): flash, RAM and instructions are this harness's too."""
     here = Path(__file__).resolve().parent
-    return hashlib.sha256(b"".join((here / n).read_bytes() for n in HARNESS)).hexdigest()
+    return hashlib.sha256(b"".join((here / n).read_bytes() for n in harness(core))).hexdigest()
 
 
 def result_stem(short: str, out: Path | None) -> Path:
@@ -212,7 +223,8 @@ def markdown(r: dict) -> str:
     verdict = "all checks pass" if not failed else "FAILED: " + ", ".join(failed)
     p = r["provenance"]
     dirty = p["uncommitted_changes"]
-    md = [f"# Cortex-M4 (emulated): {r['model']}, every bundled clip, {r['date']}", "",
+    cpu = CORES[r.get("core", "m4")]["cpu"]
+    md = [f"# {cpu} (emulated): {r['model']}, every bundled clip, {r['date']}", "",
           f"`{r['command']}`: the generated C front end and the full-int8 network under TensorFlow "
           f"Lite Micro with CMSIS-NN kernels, one {r['features']['seconds']:g} s window per clip, on "
           f"{r['emulator']}. Verdict: **{verdict}**.", "",
@@ -222,7 +234,10 @@ def markdown(r: dict) -> str:
              if isinstance(p["tflm_sources"], dict) else p["tflm_sources"]) + "; CMSIS-NN compiled with "
           + f"`{r.get('cmsis_nn_optimization', '-Os')}`.", "",
           "**An emulator's instruction count is not a cycle count**: no pipeline, wait states, caches "
-          "or FPU latencies; on a Cortex-M4 (no instruction under one cycle) it is a lower bound on cycles.", "",
+          + ("or FPU latencies; on a Cortex-M4 (no instruction under one cycle) it is a lower bound on cycles."
+             if r.get("core", "m4") == "m4" else
+             "or FPU and vector latencies; a Cortex-M55 issues at most one instruction per cycle "
+             "(beats of Helium instructions overlap), so it is close to a lower bound on cycles, not one."), "",
           "## Checks", "", "| check | result |", "|---|---|"]
     md += [f"| {k} | {'pass' if v else 'FAIL'} |" for k, v in checks.items()]
     md += ["", "## Per clip", "",
@@ -237,7 +252,8 @@ def markdown(r: dict) -> str:
     po = r.get("per_op")
     if po and po["ops"]:
         md += ["", f"## Per operator ({po['clip']})", "",
-               f"Each kernel's `invoke` timed by SysTick (1 tick = 40 instructions: each figure is +-40); "
+               f"Each kernel's `invoke` timed by SysTick (1 tick = {INSTRUCTIONS_PER_TICK:g} instructions: "
+               f"each figure is +-{INSTRUCTIONS_PER_TICK:g}); "
                f"the interpreter's own work between kernels {po['outside_kernels_instructions']:,} "
                f"instructions; the profiler's overhead about {po['profiler_overhead_instructions_per_event']:g} "
                f"instructions per operator ({po['profiler_overhead_instructions_total']:,} in all), inside "
@@ -275,8 +291,13 @@ def main() -> int:
     ap.add_argument("tflm", type=Path, help="a tflite-micro tree (see README.md; tflm_tree.sh makes one)")
     ap.add_argument("--model", default="multi-micro", help="a bundled model's name or a .tflite path with its card")
     ap.add_argument("--out", type=Path, help="JSON to write (.md beside it); default "
-                    "benchmarks/results/cortex-m-<model>-<date>.json, never overwritten")
+                    "benchmarks/results/cortex-m-<model>[-m55]-<date>.json, never overwritten")
+    ap.add_argument("--core", choices=sorted(CORES), default="m4",
+                    help="m4: QEMU mps2-an386 (Cortex-M4F); m55: mps3-an547 (Cortex-M55, Helium)")
     args = ap.parse_args()
+    global INSTRUCTIONS_PER_TICK
+    core = CORES[args.core]
+    INSTRUCTIONS_PER_TICK = core["instructions_per_tick"]
     if not (args.tflm / "tensorflow" / "lite" / "micro").is_dir():
         raise SystemExit(f"error: {args.tflm}: not a tflite-micro tree (no tensorflow/lite/micro)")
     try:
@@ -285,13 +306,13 @@ def main() -> int:
     except SernetError as e:
         raise SystemExit(f"error: {e}") from None
     short = next((k for k, v in BUNDLED.items() if v == path.name), path.stem)
-    stem = result_stem(short, args.out)
+    stem = result_stem(short if args.core == "m4" else f"{short}-{args.core}", args.out)
     model_arg = args.model if args.model in BUNDLED else str(path.resolve())
 
     rows, sizes, fe_sha = [], None, None
     with tempfile.TemporaryDirectory() as tmp:
         for clip in bundled_clips():
-            row = run_clip(str(args.tflm.resolve()), model_arg, clip.name, Path(tmp))
+            row = run_clip(str(args.tflm.resolve()), model_arg, clip.name, Path(tmp), args.core)
             sizes = sizes or json.loads((Path(tmp) / "sernet.sizes.json").read_text())
             fe_sha = fe_sha or front_end_sha256(Path(tmp) / "gen")
             rows.append(row)
@@ -302,16 +323,22 @@ def main() -> int:
         "outputs_equal_litert_builtin": all(r["output_equals_litert_builtin"] for r in rows),
         "labels_equal_host_numpy_path": all(r["label"] == r["host_numpy_path_label"] for r in rows),
         "arena_fits_reserved": all(r["arena_used_bytes"] <= r["arena_reserved_bytes"] for r in rows),
+        "ticks_per_instruction_as_the_board_clock": all(
+            abs(r["calibration_ticks_per_2m_instructions"] * INSTRUCTIONS_PER_TICK / 2e6 - 1) < 0.001
+            for r in rows),
     }
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "what": "sernet-edge export-c front end + the full-int8 network under TensorFlow Lite Micro "
-                "(CMSIS-NN kernels), one window per bundled clip, on QEMU mps2-an386 (Cortex-M4F, emulated)",
-        "command": f"python benchmarks/cortex-m/all_clips.py TFLM --model {args.model}",
+                f"(CMSIS-NN kernels), one window per bundled clip, on QEMU {core['board']} ({core['cpu']}, emulated)",
+        "command": f"python benchmarks/cortex-m/all_clips.py TFLM --model {args.model}"
+                   + (f" --core {args.core}" if args.core != "m4" else ""),
+        "core": args.core,
         "model": path.name, "weights_sha256": card.get("weights_sha256"), "file_bytes": path.stat().st_size,
         "features": card["features"], "ops": card.get("ops"), "front_end_sha256": fe_sha,
-        "harness_sha256": harness_sha256(),
-        "emulator": "qemu-system-arm mps2-an386 (Cortex-M4F), -icount shift=0, 1 tick = 40 instructions",
+        "harness_sha256": harness_sha256(args.core),
+        "emulator": f"qemu-system-arm {core['board']} ({core['cpu']}), -icount shift=0, "
+                    f"1 tick = {INSTRUCTIONS_PER_TICK:g} instructions",
         "provenance": provenance(args.tflm),
         "cmsis_nn_optimization": os.environ.get("NN_OPT") or "-O2",  # build.sh's default
         "summary": summarise(rows, sizes, card, graph["macs"]),

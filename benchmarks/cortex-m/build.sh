@@ -1,6 +1,7 @@
 #!/bin/sh
 # Build and run the sernet-edge front end (and, given a TFLM tree, the int8 model) on
-# QEMU's mps2-an386 (Cortex-M4F). Fetches nothing: see README.md for the sources it needs.
+# QEMU's mps2-an386 (Cortex-M4F) or, with CORE=m55, its mps3-an547 (Cortex-M55: Helium
+# kernels of CMSIS-NN). Fetches nothing: see README.md for the sources it needs.
 #   benchmarks/cortex-m/build.sh [TFLM_DIR]     (from the repository root)
 # Needs: arm-none-eabi-gcc with newlib (Debian gcc-arm-none-eabi, libnewlib-arm-none-eabi),
 # qemu-system-arm, and the project's venv (.venv) for export-c and the host reference.
@@ -11,10 +12,17 @@ OUT=${OUT:-$HERE/build}
 MODEL=${MODEL:-multi-micro}
 CLIP=${CLIP:-03a01Wa.wav}
 PY=${PY:-.venv/bin/python}
-CPU="-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16"
+CORE=${CORE:-m4}
+case "$CORE" in
+  m4)  CPU="-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16"; ARCH=cortex-m4+fp
+       BOARD=mps2-an386; LDS=$HERE/mps2_an386.ld ;;
+  m55) CPU="-mcpu=cortex-m55 -mthumb -mfloat-abi=hard"; ARCH=cortex-m55
+       BOARD=mps3-an547; LDS=$HERE/mps3_an547.ld ;;
+  *)   echo "build.sh: error: CORE=$CORE: use m4 or m55" >&2; exit 2 ;;
+esac
 CFLAGS="$CPU -O2 -ffunction-sections -fdata-sections -Wall -Wextra"
-LDFLAGS="$CPU -T $HERE/mps2_an386.ld -nostartfiles --specs=rdimon.specs -Wl,--gc-sections"
-QEMU="qemu-system-arm -M mps2-an386 -nographic -semihosting-config enable=on,target=native -icount shift=0"
+LDFLAGS="$CPU -T $LDS -nostartfiles --specs=rdimon.specs -Wl,--gc-sections"
+QEMU="qemu-system-arm -M $BOARD -nographic -semihosting-config enable=on,target=native -icount shift=0"
 
 [ -f "$HERE/build.sh" ] || { echo "build.sh: error: run it from the repository root" >&2; exit 2; }
 for tool in arm-none-eabi-gcc qemu-system-arm; do
@@ -47,11 +55,11 @@ $QEMU -kernel "$OUT/frontend_only.elf" | tee "$OUT/frontend_only.txt"
 # kernels -O2; CMSIS-NN is then rebuilt at NN_OPT, below). Its Makefile generates test data with PIL while it parses, so the venv's
 # python3 goes first on PATH; the example, benchmark and integration-test lists are emptied.
 MK="make --no-print-directory -C $TFLM -f tensorflow/lite/micro/tools/make/Makefile \
-  TARGET=cortex_m_generic TARGET_ARCH=cortex-m4+fp OPTIMIZED_KERNEL_DIR=cmsis_nn BUILD_TYPE=release \
+  TARGET=cortex_m_generic TARGET_ARCH=$ARCH OPTIMIZED_KERNEL_DIR=cmsis_nn BUILD_TYPE=release \
   MICRO_LITE_EXAMPLE_TESTS= MICRO_LITE_GEN_MUTABLE_OP_RESOLVER_TEST= MICRO_LITE_BENCHMARKS= \
   OLD_MICRO_LITE_BENCHMARKS= MICRO_LITE_INTEGRATION_TESTS= MICRO_LITE_LAYER_BY_LAYER_OUTPUT="
 PATH="$(cd "$(dirname "$PY")" && pwd):$PATH"
-G=gen/cortex_m_generic_cortex-m4+fp_release_cmsis_nn_gcc/obj
+G=gen/cortex_m_generic_${ARCH}_release_cmsis_nn_gcc/obj
 KERNELS="concatenation cmsis_nn/conv conv_common cmsis_nn/depthwise_conv depthwise_conv_common
   cmsis_nn/fully_connected fully_connected_common kernel_util cmsis_nn/pooling pooling_common
   reduce reduce_common cmsis_nn/softmax softmax_common strided_slice strided_slice_common"
