@@ -486,6 +486,29 @@ def cortex_m_family(*results: Source) -> str:
                   right=[False] + [True] * 8 + [False])
 
 
+def cortex_m55(*results: Source) -> str:
+    """The family on the emulated Cortex-M55 (Helium kernels of CMSIS-NN) beside the same
+    models' Cortex-M4 results: instructions per 3 s window, and what it means at M55 clocks."""
+    m4 = {_cm(r)["short"]: _cm(r) for r in results if r.get("core", "m4") == "m4"}
+    rows = []
+    for r in results:
+        if r.get("core") != "m55":
+            continue
+        c = _cm(r)
+        old = m4.get(c["short"])
+        rows.append([f"`{c['short']}`", f"{_mi(c['fe'])} + {_mi(c['inv'])} = {_mi(c['total'])}",
+                     f"{c['per_mac']:.2f}",
+                     f"{old['inv'] / c['inv']:.2f}" if old else "-",
+                     f"{old['fe'] / c['fe']:.2f}" if old else "-",
+                     _b(c["cflash"]["total"]), _b(c["cram"]["total"]),
+                     f"{c['total'] / 160e6:.2f} s", f"{c['total'] / 400e6:.2f} s",
+                     f"{c['equal']} of {c['clips']}", f"`{r.md}`"])
+    return _table(["model", "instructions per 3 s window (front end + Invoke)", "per MAC",
+                   "Invoke, M4 / M55", "front end, M4 / M55", "classifier flash",
+                   "classifier RAM", "at 160 MHz", "at 400 MHz", "outputs = LiteRT", "result"], rows,
+                  right=[False] + [True] * 9 + [False])
+
+
 def cortex_m_boards(*results: Source) -> str:
     """Which model for which part: fits (classifier flash and RAM) and keeps up (a new 3 s
     window every second, by instruction count, a lower bound on cycles)."""
@@ -518,7 +541,8 @@ RENDERERS = {"counted": counted, "timing": timing, "timing-default": timing_defa
              "cortex-m-memory": cortex_m_memory, "cortex-m-frontend": cortex_m_frontend,
              "cortex-m-parity": cortex_m_parity, "cortex-m-speed": cortex_m_speed,
              "arm64": arm64, "arm64-time": arm64_time,
-             "cortex-m-family": cortex_m_family, "cortex-m-boards": cortex_m_boards}
+             "cortex-m-family": cortex_m_family, "cortex-m-boards": cortex_m_boards,
+             "cortex-m55": cortex_m55}
 
 
 # ---- the docs ----

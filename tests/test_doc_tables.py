@@ -58,7 +58,7 @@ def test_unknown_table_is_one_line(tmp_path):
 
 GENERATED = {"docs/benchmarks.md": ("cortex-m-m4", "cortex-m-fit", "edge-bars"),
              "docs/microcontrollers.md": ("cortex-m-arena", "cortex-m-memory", "cortex-m-frontend",
-                                          "cortex-m-parity", "cortex-m-speed"),
+                                          "cortex-m-parity", "cortex-m-speed", "cortex-m55"),
              "docs/raspberry-pi.md": ("arm64",),
              "benchmarks/cortex-m/README.md": ("cortex-m-firmware",),
              "benchmarks/arm64/README.md": ("arm64-time",)}

@@ -236,8 +236,8 @@ def markdown(r: dict) -> str:
           "**An emulator's instruction count is not a cycle count**: no pipeline, wait states, caches "
           + ("or FPU latencies; on a Cortex-M4 (no instruction under one cycle) it is a lower bound on cycles."
              if r.get("core", "m4") == "m4" else
-             "or FPU and vector latencies; a Cortex-M55 issues at most one instruction per cycle "
-             "(beats of Helium instructions overlap), so it is close to a lower bound on cycles, not one."), "",
+             "or FPU and vector latencies. On a Cortex-M55 it bounds cycles neither way: a Helium "
+             "instruction works on 128 bits in two beats of 64, which successive instructions can overlap."), "",
           "## Checks", "", "| check | result |", "|---|---|"]
     md += [f"| {k} | {'pass' if v else 'FAIL'} |" for k, v in checks.items()]
     md += ["", "## Per clip", "",

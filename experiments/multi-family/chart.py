@@ -15,9 +15,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-RESULTS = {"multi-micro": "cortex-m-multi-micro-2026-12-05-4.json",
-           "multi-s-micro": "cortex-m-multi-s-micro-2026-12-05-2.json",
-           "multi-xs-micro": "cortex-m-multi-xs-micro-2026-12-05-2.json"}
+RESULTS = {"multi-micro": "cortex-m-multi-micro-2026-12-05-5.json",
+           "multi-s-micro": "cortex-m-multi-s-micro-2026-12-05-3.json",
+           "multi-xs-micro": "cortex-m-multi-xs-micro-2026-12-05-3.json"}
 
 
 def points():
