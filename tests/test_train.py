@@ -64,6 +64,9 @@ def test_cosine_schedule():
     (dict(label_smoothing=1.0), "--label-smoothing"),
     (dict(label_smoothing=-0.1), "--label-smoothing"),
     (dict(protocol="kfold"), "unknown protocol"), (dict(val_speakers=-1), "--val-speakers"),
+    (dict(distill_weight=0.0), "--distill-weight"), (dict(distill_weight=1.5), "--distill-weight"),
+    (dict(distill_temperature=0.0), "--distill-temperature"),
+    (dict(distill="no-such-teacher"), "--distill no-such-teacher"),
 ])
 def test_recipe_refuses_bad_new_settings(bad, message):
     from sernet_edge.errors import SernetError
@@ -199,6 +202,57 @@ def _train_cli(corpus, out, *extra):
                                      "--final-epochs", "1", *extra], catch_exceptions=False)
 
 
+def test_train_batches_mix_the_teacher_into_the_smoothed_labels():
+    from sernet_edge.train.augment import TrainBatches
+    X = np.arange(4, dtype=np.float32).reshape(4, 1, 1, 1)
+    y = np.array([0, 1, 2, 0])
+    soft = np.array([[0.5, 0.5, 0, 0], [0, 0, 0, 1], [0.25] * 4, [1, 0, 0, 0]], np.float32)
+    b = TrainBatches(X, y, 4, Recipe(batch_size=4, label_smoothing=0.2, distill_weight=0.25),
+                     seed=0, soft=soft)
+    Xb, Yb = b[0]
+    labels = np.eye(4)[y] * 0.8 + 0.05
+    np.testing.assert_allclose(Yb, (0.75 * labels + 0.25 * soft)[Xb.ravel().astype(int)], rtol=1e-6)
+    np.testing.assert_allclose(Yb.sum(1), 1.0, rtol=1e-6)
+
+
+def test_teacher_targets_soften_by_the_temperature(tmp_path):
+    from sernet_edge.train.model import build_model
+    from sernet_edge.train.trainer import predict, teacher_targets
+    teacher = build_model((16, 40, 1), 3, width=0.25)
+    teacher.save(tmp_path / "t.keras")
+    X = np.random.default_rng(0).normal(size=(5, 16, 40, 1)).astype(np.float32)
+    p = predict(teacher, X)
+    one, = teacher_targets(Recipe(distill=str(tmp_path / "t.keras")), [X], ["a", "b", "c"])
+    np.testing.assert_allclose(one, p, rtol=1e-4, atol=1e-6)
+    soft, longer = teacher_targets(Recipe(distill=str(tmp_path / "t.keras"), distill_temperature=2.0),
+                                   [X, np.zeros((2, 32, 40, 1), np.float32)], ["a", "b", "c"])
+    expected = np.sqrt(p) / np.sqrt(p).sum(1, keepdims=True)
+    np.testing.assert_allclose(soft, expected, rtol=1e-4, atol=1e-6)
+    assert longer.shape == (2, 3)        # another input length: the same weights, re-framed
+    assert np.all(soft.max(1) <= p.max(1) + 1e-6)       # softer, never sharper
+    from sernet_edge.errors import SernetError
+    with pytest.raises(SernetError, match="3 classes, this run has 2"):
+        teacher_targets(Recipe(distill=str(tmp_path / "t.keras")), [X], ["a", "b"])
+
+
+def test_distill_trains_on_the_teacher_and_the_card_says_so(mini_emodb, tmp_path):
+    from sernet_edge.train.model import build_model
+    build_model((63, 40, 1), 7, width=0.25).save(tmp_path / "teacher.keras")
+    out = tmp_path / "run"
+    res = _train_cli(mini_emodb, out, "--distill", str(tmp_path / "teacher.keras"),
+                     "--distill-weight", "0.3", "--folds", "0", "--width", "0.25")
+    assert res.exit_code == 0, res.output
+    card = json.loads((out / "final" / "card.json").read_text())
+    assert card["training"]["distilled_from"] == str(tmp_path / "teacher.keras")
+    assert card["training"]["recipe"]["distill_weight"] == 0.3
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["recipe"]["distill"] == str(tmp_path / "teacher.keras")
+    build_model((63, 40, 1), 5, width=0.25).save(tmp_path / "five.keras")
+    bad = _train_cli(mini_emodb, tmp_path / "bad", "--distill", str(tmp_path / "five.keras"),
+                     "--folds", "0", "--no-final")
+    assert bad.exit_code != 0 and "--distill" in bad.output and "5 classes" in bad.output
+
+
 def test_tiny_run_writes_every_report(mini_emodb, tmp_path):
     out = tmp_path / "run"
     res = _train_cli(mini_emodb, out, "--cache-dir", str(tmp_path / "cache"), "--select-on-test")
@@ -276,7 +330,8 @@ def test_help_documents_every_option():
                 "--val-speakers", "--select-on-test", "--final-epochs", "--augment", "--folds",
                 "--strategy", "--config", "--cache-dir", "--seconds", "--no-final", "--labels",
                 "--protocol", "--cv", "--cmvn", "--schedule", "--balance", "--label-smoothing",
-                "--label-source", "--votes", "--init"):
+                "--label-source", "--votes", "--init", "--distill", "--distill-weight",
+                "--distill-temperature"):
         assert opt in res.output, opt
 
 

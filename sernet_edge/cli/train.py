@@ -18,7 +18,7 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
                   "decay_factor", "l2", "dropout", "width", "loss", "focal_gamma", "seed", "val_speakers",
                   "select_on_test", "final_epochs", "ema_decay", "recompute_bn", "augment", "protocol", "cv",
                   "schedule", "balance", "label_smoothing", "init", "init_shared_classes",
-                  "freeze_init")
+                  "freeze_init", "distill", "distill_weight", "distill_temperature")
 
 
 @click.command()
@@ -87,6 +87,15 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
                    "the classes both have; only the new classes start fresh.")
 @click.option("--freeze-init/--no-freeze-init", default=False, show_default=True,
               help="With --init: the layers copied whole do not learn, only the classifier does.")
+@click.option("--distill", default="", metavar="NAME|MODEL|FOLD",
+              help="Knowledge distillation: a teacher (as --init: a bundled model, a float "
+                   ".tflite, a Keras model or a fold) for the same classes and front end, whose "
+                   "outputs on each training clip are mixed into its target. For folds, a teacher "
+                   "that heard a fold's test speakers leaks them into its scores.")
+@click.option("--distill-weight", type=float, default=0.5, show_default=True,
+              help="The teacher's share of each target.")
+@click.option("--distill-temperature", type=float, default=1.0, show_default=True,
+              help="Above 1 softens the teacher's outputs (p^(1/T), renormalised).")
 @click.option("--select-on-test", is_flag=True,
               help="Also report the paper's optimistic numbers (epoch chosen on the test speaker).")
 @click.option("--final-epochs", type=int, default=0, show_default=True,

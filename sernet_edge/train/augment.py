@@ -116,13 +116,18 @@ class TrainBatches(_pydataset_base()):
 
     With `weights` (from trainer.sample_weights) an epoch is as many examples as the data,
     drawn with replacement in proportion to the weights, so rare corpora and classes are seen
-    as often as common ones."""
+    as often as common ones. With `soft` (a teacher's probabilities per example, already
+    softened: trainer.teacher_targets) each target is (1 - distill_weight) times the (smoothed)
+    label plus distill_weight times the teacher's row."""
 
-    def __init__(self, X, y, n_classes, recipe, seed=0, weights=None):
+    def __init__(self, X, y, n_classes, recipe, seed=0, weights=None, soft=None):
         super().__init__()
         self.X, self.Y = X, np.eye(n_classes, dtype=np.float32)[y]
         if recipe.label_smoothing:
             self.Y = self.Y * (1 - recipe.label_smoothing) + recipe.label_smoothing / n_classes
+        if soft is not None:
+            w = recipe.distill_weight
+            self.Y = ((1 - w) * self.Y + w * np.asarray(soft, np.float32)).astype(np.float32)
         self.batch, self.augment = recipe.batch_size, recipe.augment
         self.weights = weights
         self.rng = np.random.default_rng(seed)

@@ -59,6 +59,11 @@ class Recipe:
                                       # classes both have (only new classes start fresh)
     freeze_init: bool = False         # layers copied whole from --init do not learn: only the
                                       # classifier does (a linear probe on the --init features)
+    distill: str = ""                 # a teacher (bundled name, float .tflite, Keras model or
+                                      # fold folder, as --init) whose outputs on each training
+                                      # clip are mixed into that clip's target (distillation)
+    distill_weight: float = 0.5       # the teacher's share of each target
+    distill_temperature: float = 1.0  # > 1 softens the teacher: p^(1/T), renormalised
 
     @classmethod
     def from_file(cls, path) -> dict:
@@ -108,6 +113,16 @@ class Recipe:
                 raise SernetError(f"--init {self.init}: no such model file, fold folder or "
                                   f"bundled model (bundled: {', '.join(bundled.start_names())})")
             bundled.start_file(self.init)   # an int8-only bundled model is refused here
+        if self.distill and not Path(self.distill).exists():
+            from sernet_edge.train import bundled
+            if not bundled.is_bundled(self.distill):
+                raise SernetError(f"--distill {self.distill}: no such model file, fold folder or "
+                                  f"bundled model (bundled: {', '.join(bundled.start_names())})")
+            bundled.start_file(self.distill)   # an int8-only bundled model is refused here
+        if not 0.0 < self.distill_weight <= 1.0:
+            raise SernetError(f"--distill-weight must be in (0, 1], got {self.distill_weight}")
+        if not self.distill_temperature > 0:
+            raise SernetError(f"--distill-temperature must be positive, got {self.distill_temperature}")
         if not 0 < self.width <= 4:
             raise SernetError(f"--width must be in (0, 4], got {self.width}")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:

@@ -53,6 +53,9 @@ def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cach
     if recipe.init:
         check_init_features(recipe.init, features)
         load_init_model(recipe.init)   # a bad file fails now, not after the features
+    if recipe.distill:
+        check_init_features(recipe.distill, features, "--distill")
+        check_teacher_labels(recipe.distill, corpus.labels)
     # the folds do not move with --seed: seeds are compared on the same speakers. Made before
     # settings.json is written, so that a refused protocol (--cv 20 on 8 speakers) leaves
     # nothing that would block the corrected rerun in the same folder
@@ -71,12 +74,14 @@ def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cach
     data = load_features(corpus, features, cache_dir, progress=progress)
     extra = augment.offline_copies(corpus, features, recipe.augment, cache_dir, progress)
     origin = np.array([it.corpus or corpus.name for it in corpus.items])
+    soft = teacher_targets(recipe, [data[0]] + [Xa for Xa, _ in extra], corpus.labels) \
+        if recipe.distill else None
 
     chosen = [f for f in all_folds if folds is None or f.index in folds]
     results = []
     for fold in chosen:
         results.append(_run_fold(fold, data, extra, origin, corpus.labels, recipe,
-                                 out / "folds" / fold.name, strategy, epoch_bar))
+                                 out / "folds" / fold.name, strategy, epoch_bar, soft))
     report = _summarise(results, corpus, features, recipe, len(all_folds))
     if is_chief():
         write_json(out / "report.json", report)
@@ -86,7 +91,7 @@ def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cach
     if final:
         epochs = recipe.final_epochs or (report.get("median_selected_epoch") or recipe.epochs)
         report["final"] = _train_final(data, extra, origin, corpus, features, recipe, epochs,
-                                       out / "final", strategy, report, epoch_bar)
+                                       out / "final", strategy, report, epoch_bar, soft)
         if is_chief():
             write_json(out / "report.json", report)
     return report
@@ -95,7 +100,7 @@ def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cach
 # ---- one fold ----
 
 def _run_fold(fold: Fold, data, extra, origin, labels, recipe: Recipe, fold_dir: Path, strategy,
-              epoch_bar=None) -> dict:
+              epoch_bar=None, soft=None) -> dict:
     result_path = fold_dir / "result.json"
     if result_path.exists():
         log(f"{fold.name}: done before, skipped")
@@ -112,7 +117,7 @@ def _run_fold(fold: Fold, data, extra, origin, labels, recipe: Recipe, fold_dir:
     history = _fit(Xtr, ytr, (X[va], y[va]), test_eval, len(labels), recipe, fold_dir,
                    seed=recipe.seed + fold.index, strategy=strategy, tag=fold.name,
                    weights=sample_weights(ytr, otr, recipe.balance), epoch_bar=epoch_bar,
-                   labels=labels)
+                   labels=labels, soft=_soft_rows(soft, tr))
     if not is_chief():
         _wait_for_all_workers(strategy)  # the chief is writing result.json meanwhile
         return json.loads(result_path.read_text())
@@ -178,6 +183,11 @@ def sample_weights(y, origin, balance: str):
                 m = in_corpus & (y == c)
                 w[m] = share[name] / total / (m.sum() * len(classes))
     return w / w.sum()
+
+
+def _soft_rows(soft, mask):
+    """The teacher's rows for the examples `_with_extra` gives: the clips, then each copy."""
+    return None if soft is None else np.concatenate([s[mask] for s in soft])
 
 
 def _with_extra(X, y, extra, mask):
@@ -246,9 +256,10 @@ def _compile(model, recipe: Recipe):
 
 def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: int, strategy: str,
          tag: str, epochs: int | None = None, weights=None, epoch_bar=None,
-         labels: list[str] | None = None) -> list[dict]:
+         labels: list[str] | None = None, soft=None) -> list[dict]:
     """Train with per-epoch checkpoints; resume from `ckpt_dir/last.keras` if present.
-    `labels` names the classes, for `init_shared_classes` and --init's classifier."""
+    `labels` names the classes, for `init_shared_classes` and --init's classifier; `soft` is
+    the teacher's row per example (--distill)."""
     import keras
     from sernet_edge.train import bundled
     from sernet_edge.train.model import build_model
@@ -283,7 +294,7 @@ def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: i
         return state["history"]
 
     batches = augment.TrainBatches(Xtr, ytr, n_classes, recipe, seed=seed + 1000 * start,
-                                   weights=weights)
+                                   weights=weights, soft=soft)
     callback = _EpochEnd(val, test, recipe, ckpt_dir, state, tag, epochs, epoch_bar, bn_data=Xtr)
     if strategy == "default":
         schedule = keras.callbacks.LearningRateScheduler(lambda e, lr: learning_rate(e, recipe, epochs))
@@ -346,7 +357,7 @@ def init_features(path) -> dict | None:
     return (_init_description(path) or {}).get("features")
 
 
-def check_init_features(path, features: FeatureConfig) -> None:
+def check_init_features(path, features: FeatureConfig, option: str = "--init") -> None:
     """Weights learnt on another front end (CMVN on or off, other mels) would start from
     nonsense; the input length may differ (the network is fully convolutional)."""
     known = init_features(path)
@@ -357,8 +368,35 @@ def check_init_features(path, features: FeatureConfig) -> None:
     differ = [k for k in ours if k != "seconds" and theirs[k] != ours[k]]
     if differ:
         k = differ[0]
-        raise SernetError(f"--init {path}: trained on another front end ({k} {theirs[k]!r}, "
+        raise SernetError(f"{option} {path}: trained on another front end ({k} {theirs[k]!r}, "
                           f"this run {ours[k]!r})")
+
+
+def check_teacher_labels(path, labels: list[str]) -> None:
+    """A teacher answers in its own classes: they must be this run's, in its order."""
+    theirs = init_labels(path)
+    if theirs is not None and list(theirs) != list(labels):
+        raise SernetError(f"--distill {path}: its classes ({', '.join(theirs)}) are not this "
+                          f"run's ({', '.join(labels)})")
+
+
+def teacher_targets(recipe: Recipe, arrays, labels: list[str]) -> list:
+    """The --distill teacher's probabilities on each array of examples (the clips, then each
+    offline copy), softened by the temperature: p^(1/T), renormalised (softmax of logits / T)."""
+    from sernet_edge.train.model import with_input_frames
+    teacher = load_init_model(recipe.distill)
+    if teacher.output_shape[-1] != len(labels):
+        raise SernetError(f"--distill {recipe.distill}: {teacher.output_shape[-1]} classes, this "
+                          f"run has {len(labels)}")
+    out = []
+    for X in arrays:
+        if teacher.input_shape[1] != X.shape[1]:
+            teacher = with_input_frames(teacher, X.shape[1])
+        p = np.clip(predict(teacher, X).astype(np.float64), 1e-12, 1.0) ** (1.0 / recipe.distill_temperature)
+        out.append((p / p.sum(1, keepdims=True)).astype(np.float32))
+    log(f"distillation: {recipe.distill}'s outputs on {sum(len(X) for X in arrays)} examples, "
+        f"weight {recipe.distill_weight}, temperature {recipe.distill_temperature:g}")
+    return out
 
 
 def init_labels(path) -> list[str] | None:
@@ -662,7 +700,7 @@ def finished_folds(run_dir):
 # ---- final model on every speaker ----
 
 def _train_final(data, extra, origin, corpus, features, recipe, epochs, final_dir: Path, strategy,
-                 report, epoch_bar=None):
+                 report, epoch_bar=None, soft=None):
     import keras
     from sernet_edge.train import bundled
     from sernet_edge.train.model import architecture
@@ -678,7 +716,7 @@ def _train_final(data, extra, origin, corpus, features, recipe, epochs, final_di
     history = _fit(Xtr, ytr, None, None, len(corpus.labels), recipe, final_dir / "checkpoint",
                    seed=recipe.seed, strategy=strategy, tag="final", epochs=epochs,
                    weights=sample_weights(ytr, otr, recipe.balance), epoch_bar=epoch_bar,
-                   labels=corpus.labels)
+                   labels=corpus.labels, soft=_soft_rows(soft, mask))
     info = {"epochs": epochs, "examples": int(len(ytr)), "speakers": corpus.speakers,
             "final_loss": history[-1]["loss"] if history else None}
     if not is_chief():
@@ -700,7 +738,9 @@ def _train_final(data, extra, origin, corpus, features, recipe, epochs, final_di
                 "non_commercial": non_commercial(corpus.corpora)},
         metrics={"cross_validation": report.get("overall")},
         training={"recipe": recipe.to_dict(), "final": info,
-                  **({"init_from": started} if started else {})},
+                  **({"init_from": started} if started else {}),
+                  **({"distilled_from": bundled.origin(recipe.distill) or recipe.distill}
+                     if recipe.distill else {})},
         architecture=architecture(model))
     write_json(card_path, card)
     return info
