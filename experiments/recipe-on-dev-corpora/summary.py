@@ -34,6 +34,8 @@ def setting_row(name, folds, base) -> dict:
            "dev_mean_shared": mean_sd(f["dev_mean_shared"] for f in folds),
            "dev_mean_all": mean_sd(f["dev_mean_all"] for f in folds),
            "test_uar": mean_sd(f["test_uar"] for f in folds),
+           "test_per_corpus": {c: mean_sd(f["test_per_corpus"][c] for f in folds)
+                               for c in folds[0]["test_per_corpus"]},
            "per_corpus": {c: mean_sd(f["dev"][c]["uar_shared"] for f in folds)
                           for c in folds[0]["dev"]},
            "lowest_class_recall": min(
@@ -63,15 +65,18 @@ def main() -> None:
         [setting_row(n, f, base) for n, f in runs.items() if n != a.baseline]
     corpora = list(rows[0]["per_corpus"])
     lines = ["| setting | folds | dev mean UAR | minus baseline (better folds) | "
-             + " | ".join(corpora) + " | lowest class recall | in-corpus test UAR | minus baseline (better) |",
-             "|---|---:|---:|---:|" + "---:|" * len(corpora) + "---|---:|---:|"]
+             + " | ".join(corpora) + " | lowest class recall | in-corpus test UAR | minus baseline (better) | "
+             + " | ".join(rows[0]["test_per_corpus"]) + " |",
+             "|---|---:|---:|---:|" + "---:|" * len(corpora) + "---|---:|---:|"
+             + "---:|" * len(rows[0]["test_per_corpus"])]
     for r in rows:
         dd, dt = r.get("dev_mean_shared_minus_baseline"), r.get("test_uar_minus_baseline")
         diff = lambda d: f"{100 * d['mean_sd'][0]:+.2f} +- {100 * d['mean_sd'][1]:.2f} ({d['better']} of {d['folds']})" if d else ""  # noqa: E731
         low = r["lowest_class_recall"]
         lines.append(f"| {r['setting']} | {len(r['folds'])} | {pct(r['dev_mean_shared'])} | {diff(dd)} | "
                      + " | ".join(f"{100 * r['per_corpus'][c][0]:.1f}" for c in corpora)
-                     + f" | {100 * low[0]:.1f} ({low[1]}) | {pct(r['test_uar'])} | {diff(dt)} |")
+                     + f" | {100 * low[0]:.1f} ({low[1]}) | {pct(r['test_uar'])} | {diff(dt)} | "
+                     + " | ".join(f"{100 * v[0]:.1f}" for v in r["test_per_corpus"].values()) + " |")
     write_text(folder / "summary.md", "\n".join(lines) + "\n")
     write_json(folder / "summary.json", {"baseline": a.baseline, "settings": rows})
     print("\n".join(lines))
