@@ -489,7 +489,7 @@ def cortex_m_family(*results: Source) -> str:
 def cortex_m55(*results: Source) -> str:
     """The family on the emulated Cortex-M55 (Helium kernels of CMSIS-NN) beside the same
     models' Cortex-M4 results: instructions per 3 s window, and what it means at M55 clocks."""
-    m4 = {_cm(r)["short"]: _cm(r) for r in results if r.get("core", "m4") == "m4"}
+    m4 = {c["short"]: c for c in (_cm(r) for r in results if r.get("core", "m4") == "m4")}
     rows = []
     for r in results:
         if r.get("core") != "m55":

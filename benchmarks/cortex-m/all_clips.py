@@ -224,6 +224,7 @@ def markdown(r: dict) -> str:
     p = r["provenance"]
     dirty = p["uncommitted_changes"]
     cpu = CORES[r.get("core", "m4")]["cpu"]
+    ipt = CORES[r.get("core", "m4")]["instructions_per_tick"]
     md = [f"# {cpu} (emulated): {r['model']}, every bundled clip, {r['date']}", "",
           f"`{r['command']}`: the generated C front end and the full-int8 network under TensorFlow "
           f"Lite Micro with CMSIS-NN kernels, one {r['features']['seconds']:g} s window per clip, on "
@@ -245,15 +246,15 @@ def markdown(r: dict) -> str:
            "input values off numpy | output = LiteRT builtin |",
            "|---|---:|---:|---:|---|---:|---|"]
     for c in r["per_clip"]:
-        md.append(f"| {c['clip']} | {c['front_end_ticks'] * INSTRUCTIONS_PER_TICK / 1e6:.2f} | "
-                  f"{c['invoke_ticks'] * INSTRUCTIONS_PER_TICK / 1e6:.2f} | {c['arena_used_bytes']:,} | "
+        md.append(f"| {c['clip']} | {c['front_end_ticks'] * ipt / 1e6:.2f} | "
+                  f"{c['invoke_ticks'] * ipt / 1e6:.2f} | {c['arena_used_bytes']:,} | "
                   f"{c['label']} ({c['host_numpy_path_label']}) | {c['input_values_differing_from_numpy']} of "
                   f"{c['input_values']:,} | {'yes' if c['output_equals_litert_builtin'] else 'NO'} |")
     po = r.get("per_op")
     if po and po["ops"]:
         md += ["", f"## Per operator ({po['clip']})", "",
-               f"Each kernel's `invoke` timed by SysTick (1 tick = {INSTRUCTIONS_PER_TICK:g} instructions: "
-               f"each figure is +-{INSTRUCTIONS_PER_TICK:g}); "
+               f"Each kernel's `invoke` timed by SysTick (1 tick = {ipt:g} instructions: "
+               f"each figure is +-{ipt:g}); "
                f"the interpreter's own work between kernels {po['outside_kernels_instructions']:,} "
                f"instructions; the profiler's overhead about {po['profiler_overhead_instructions_per_event']:g} "
                f"instructions per operator ({po['profiler_overhead_instructions_total']:,} in all), inside "

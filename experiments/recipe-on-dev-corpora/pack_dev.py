@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO / "experiments" / "torch-sweep"))
 
 from unseen_corpora import corpus_folders, load_development_corpora  # noqa: E402
 
-from torch_sweep import encode_int8  # noqa: E402
+from torch_sweep import encode_int8, quantise_int8  # noqa: E402
 
 from sernet_edge.cli.evaluate import select  # noqa: E402
 from sernet_edge.runtime import EmotionClassifier  # noqa: E402
@@ -65,11 +65,9 @@ def main() -> None:
         print(f"{corpus.name}: {len(sel['items'])} clips, {len(windows)} windows so far",
               flush=True)
     X = np.stack(windows)
-    q = np.clip(np.round(X * SCALE), -127, 127).astype(np.int8)
+    q, cost = quantise_int8(X, SCALE)
     meta = {"labels": rec.labels, "scale": SCALE, "features": rec.features.to_dict(),
-            "gate": rec.vad, "hop_seconds": rec.hop_seconds,
-            "max_abs_quantisation_error": float(np.abs(q / SCALE - X).max()),
-            "clipped_fraction": float(np.mean(np.abs(X) > 127 / SCALE))}
+            "gate": rec.vad, "hop_seconds": rec.hop_seconds, **cost}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     np.savez(a.out, Xz=encode_int8(q), X_shape=np.array(q.shape), window_clip=np.array(window_clip, np.int32),
                         corpus=np.array(clip_corpus), y=np.array(clip_label, np.int8),

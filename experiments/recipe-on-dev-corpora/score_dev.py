@@ -22,7 +22,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "torch-sweep"))
 
-from torch_sweep import DevPack, dev_scores  # noqa: E402
+from torch_sweep import DevPack, dev_means, dev_scores  # noqa: E402
 
 from sernet_edge.io import write_json  # noqa: E402
 from sernet_edge.train.trainer import finished_folds, predict  # noqa: E402
@@ -43,15 +43,13 @@ def main() -> None:
         folds = []
         for result, model in finished_folds(run):
             scores = dev_scores(dev, predict(model, X), settings["labels"])
-            mean_shared = float(np.mean([s["uar_shared"] for s in scores.values()]))
-            mean_all = float(np.mean([s["uar_all"] for s in scores.values()]))
+            means = dev_means(scores)
             folds.append({"fold": result["fold"], "selected_epoch": result["selected_epoch"],
                           "val_uar": result["val_uar"], "test_uar": result["test"]["uar"],
                           "test_per_corpus": {c: s["uar"] for c, s in result["per_corpus"].items()},
-                          "dev_mean_shared": round(mean_shared, 5),
-                          "dev_mean_all": round(mean_all, 5), "dev": scores})
+                          **means, "dev": scores})
             print(f"{run.name} {result['fold']}: test {100 * result['test']['uar']:.2f}  dev "
-                  f"{100 * mean_shared:.2f} (" + ", ".join(
+                  f"{100 * means['dev_mean_shared']:.2f} (" + ", ".join(
                       f"{c} {100 * s['uar_shared']:.1f}" for c, s in scores.items()) + ")",
                   flush=True)
         write_json(Path(a.out) / run.name / "dev-scores.json",

@@ -157,6 +157,13 @@ def grouped(models):
 
 # ---- data ----
 
+def quantise_int8(X: np.ndarray, scale: float) -> tuple[np.ndarray, dict]:
+    """Features as int8 steps of 1/scale (beyond +-127 steps clipped), and what that cost."""
+    q = np.clip(np.round(X * scale), -127, 127).astype(np.int8)
+    return q, {"max_abs_quantisation_error": float(np.abs(q / scale - X).max()),
+               "clipped_fraction": float(np.mean(np.abs(X) > 127 / scale))}
+
+
 def encode_int8(q: np.ndarray) -> np.ndarray:
     """(clips, frames, coeffs) int8 as lzma bytes of the differences between successive frames
     (mod 256): neighbouring frames overlap by 3/4 of a window, so they compress to about 57 %."""
@@ -221,6 +228,12 @@ def dev_scores(dev: DevPack, probs: np.ndarray, labels: list[str]) -> dict:
             "answers_all": "".join("-" if a < 0 else str(a) for a in answer_all),
             "answers_shared": "".join("-" if a < 0 else str(a) for a in answer_shared)}
     return out
+
+
+def dev_means(scores: dict) -> dict:
+    """`dev_scores`'s UARs (shared classes, all classes) averaged over the corpora."""
+    return {"dev_mean_shared": round(float(np.mean([d["uar_shared"] for d in scores.values()])), 5),
+            "dev_mean_all": round(float(np.mean([d["uar_all"] for d in scores.values()])), 5)}
 
 
 class Pack:
@@ -427,11 +440,7 @@ def run_group(pack: Pack, cfgs: list[dict], device: str, X_all=None, dev: DevPac
                     "y_pred": "".join(map(str, pred.tolist())), "history": history,
                     "seconds": seconds, "group_size": k})
         if dev_out[r] is not None:
-            out[-1]["dev"] = dev_out[r]
-            out[-1]["dev_mean_shared"] = round(float(np.mean(
-                [d["uar_shared"] for d in dev_out[r].values()])), 5)
-            out[-1]["dev_mean_all"] = round(float(np.mean(
-                [d["uar_all"] for d in dev_out[r].values()])), 5)
+            out[-1] |= {"dev": dev_out[r], **dev_means(dev_out[r])}
     return out
 
 

@@ -71,8 +71,8 @@ def main() -> None:
         X = np.stack([logmel_cmvn(it.path, features) for it in corpus.items])[..., None]
         y = np.array([corpus.label_index(it.label) for it in corpus.items])
     speakers = np.array([it.speaker for it in corpus.items])
-    q = np.clip(np.round(X[..., 0] * a.scale), -127, 127).astype(np.int8)
-    err = float(np.abs(q / a.scale - X[..., 0]).max())
+    from torch_sweep import encode_int8, quantise_int8
+    q, cost = quantise_int8(X[..., 0], a.scale)
     votes = read_votes(find_votes(Path(a.crema_d), a.votes))
     labels = corpus.labels
     # per clip: the emotions of CREMA-D's voice-only vote as a 0/1 row (EMO-DB: none)
@@ -82,18 +82,17 @@ def main() -> None:
             if emotion in labels:
                 voted[i, labels.index(emotion)] = 1
     meta = {"labels": labels, "scale": a.scale, "front": a.front, "features": features.to_dict(),
-            "max_abs_quantisation_error": err, "splits": splits()}
+            "max_abs_quantisation_error": cost["max_abs_quantisation_error"], "splits": splits()}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     if a.lzma:
-        from torch_sweep import encode_int8
         packed = {"Xz": encode_int8(q), "X_shape": np.array(q.shape)}
     else:
         packed = {"X": q}
     np.savez_compressed(a.out, **packed, y=y.astype(np.int8), speakers=speakers,
                         corpus=np.array([it.corpus for it in corpus.items]), voted=voted,
                         meta=np.array(json.dumps(meta)))
-    print(f"{a.out}: {q.shape} int8, max error {err:.4f} (values beyond +-{127 / a.scale:.2f} "
-          f"clipped: {float(np.mean(np.abs(X) > 127 / a.scale)):.5f} of them)")
+    print(f"{a.out}: {q.shape} int8, max error {cost['max_abs_quantisation_error']:.4f} (values "
+          f"beyond +-{127 / a.scale:.2f} clipped: {cost['clipped_fraction']:.5f} of them)")
 
 
 if __name__ == "__main__":

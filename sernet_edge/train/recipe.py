@@ -107,18 +107,8 @@ class Recipe:
             raise SernetError(f"--ema-decay must be in [0, 1), got {self.ema_decay}")
         if (self.freeze_init or self.init_shared_classes) and not self.init:
             raise SernetError("--freeze-init and --init-shared-classes need --init")
-        if self.init and not Path(self.init).exists():
-            from sernet_edge.train import bundled
-            if not bundled.is_bundled(self.init):
-                raise SernetError(f"--init {self.init}: no such model file, fold folder or "
-                                  f"bundled model (bundled: {', '.join(bundled.start_names())})")
-            bundled.start_file(self.init)   # an int8-only bundled model is refused here
-        if self.distill and not Path(self.distill).exists():
-            from sernet_edge.train import bundled
-            if not bundled.is_bundled(self.distill):
-                raise SernetError(f"--distill {self.distill}: no such model file, fold folder or "
-                                  f"bundled model (bundled: {', '.join(bundled.start_names())})")
-            bundled.start_file(self.distill)   # an int8-only bundled model is refused here
+        _check_model_source("--init", self.init)
+        _check_model_source("--distill", self.distill)
         if not 0.0 < self.distill_weight <= 1.0:
             raise SernetError(f"--distill-weight must be in (0, 1], got {self.distill_weight}")
         if not self.distill_temperature > 0:
@@ -127,6 +117,17 @@ class Recipe:
             raise SernetError(f"--width must be in (0, 4], got {self.width}")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise SernetError("epochs, batch size and learning rate must be positive")
+
+
+def _check_model_source(option: str, source: str) -> None:
+    """A model file or fold folder that exists, or a bundled model with a float file."""
+    if not source or Path(source).exists():
+        return
+    from sernet_edge.train import bundled
+    if not bundled.is_bundled(source):
+        raise SernetError(f"{option} {source}: no such model file, fold folder or "
+                          f"bundled model (bundled: {', '.join(bundled.start_names())})")
+    bundled.start_file(source)   # an int8-only bundled model is refused here
 
 
 def learning_rate(epoch: int, recipe: Recipe, epochs: int | None = None) -> float:
