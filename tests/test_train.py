@@ -693,9 +693,35 @@ def test_channel_augmentation_is_a_fixed_random_band_limited_filter():
     assert not np.allclose(gain(a, noise), gain(other[::-1], noise), rtol=0.05)  # another clip, another one
 
 
-def test_channel_augmentation_adds_one_cached_copy(mini_emodb, tmp_path):
+def test_short_augmentation_is_a_fixed_piece_of_the_speech():
+    from sernet_edge.train.augment import SHORT_SECONDS, _short, speech_part
+    sr = 16_000
+    rng = np.random.default_rng(0)
+    speech = lambda n: (0.3 * rng.standard_normal(n)).astype(np.float32)  # noqa: E731
+    # 1 s silence, 2.5 s "speech", 1 s silence: the gate keeps the middle (and its short edges)
+    x = np.concatenate([np.zeros(sr, np.float32), speech(int(2.5 * sr)), np.zeros(sr, np.float32)])
+    kept = speech_part(x)
+    assert 2.5 * sr <= len(kept) <= 3.1 * sr
+    short = _short(2468)
+    lengths = set()
+    for k in range(8):
+        clip = np.roll(x, 800 * k)               # other samples, another piece
+        piece = short(clip)
+        assert np.array_equal(piece, short(clip))           # the same clip, the same piece
+        assert SHORT_SECONDS[0] * sr - 1 <= len(piece) <= SHORT_SECONDS[1] * sr
+        assert np.abs(piece).max() > 0.1                   # speech, not the silence
+        lengths.add(len(piece))
+    assert len(lengths) == 8
+    word = np.concatenate([np.zeros(sr, np.float32), speech(4000), np.zeros(sr, np.float32)])
+    assert len(short(word)) < 0.5 * sr           # shorter than the piece: all its speech
+    silence = np.zeros(2 * sr, np.float32)
+    assert np.array_equal(short(silence), silence)   # no speech found: the clip as it is
+
+
+@pytest.mark.parametrize("kind", ["channel", "short"])
+def test_offline_augmentation_adds_one_cached_copy(mini_emodb, tmp_path, kind):
     res = _train_cli(mini_emodb, tmp_path / "run", "--folds", "0", "--no-final",
-                     "--cache-dir", str(tmp_path / "cache"), "--augment", "channel")
+                     "--cache-dir", str(tmp_path / "cache"), "--augment", kind)
     assert res.exit_code == 0, res.output
     assert len(list((tmp_path / "cache").rglob("*.npy"))) == 14
     assert "train 09, 11, 13, 14 (10), val 08 (1), test 03 (1)" in res.output  # 5 utterances x 2

@@ -5,6 +5,8 @@ Offline (extra copies of each training utterance, features cached like the origi
   noise  - white noise at a random 10-30 dB SNR
   channel - a random recording chain per clip: band limits (low cut 50-400 Hz, high cut
             3-8 kHz) and a smooth +-10 dB equaliser, as microphones, rooms and lines differ
+  short  - a random 0.5-1.5 s piece of the clip's speech (found by the files' speech gate),
+           zero padded as any short input is: single words, and speech between pauses
 Online (per batch, on the MFCC image):
   specaugment - two time masks (<= 20 frames) and two coefficient masks (<= 4)
   mixup       - convex mixes of example pairs and their labels, Beta(0.2, 0.2)
@@ -19,6 +21,7 @@ import numpy as np
 from sernet_edge.audio import SAMPLE_RATE
 
 SPEED_FACTORS = (0.9, 1.1)
+SHORT_SECONDS = (0.5, 1.5)
 
 
 def _speed(factor: float):
@@ -66,6 +69,31 @@ def _channel(seed: int):
     return apply
 
 
+def speech_part(x: np.ndarray) -> np.ndarray:
+    """The samples of `x` that the runtime's file gate keeps as speech (pauses left out)."""
+    from sernet_edge.runtime import FILE_GATE
+    from sernet_edge.speech import SpeechTrack, energy_floor, speech_only
+    from sernet_edge.vad import make_gate
+    floor = energy_floor([x], SAMPLE_RATE)
+    if floor is None:
+        return x[:0]
+    gate = make_gate(FILE_GATE, SAMPLE_RATE, floor)
+    kept = list(speech_only([x], gate, SAMPLE_RATE, SpeechTrack(SAMPLE_RATE), floor))
+    return np.concatenate(kept) if kept else x[:0]
+
+
+def _short(seed: int):
+    def apply(x):
+        speech = speech_part(x)
+        if len(speech) == 0:          # no speech found: the clip as it is
+            return x
+        rng = np.random.default_rng([seed, zlib.crc32(x.tobytes())])
+        n = int(rng.uniform(*SHORT_SECONDS) * SAMPLE_RATE)
+        start = int(rng.integers(0, max(0, len(speech) - n) + 1))
+        return speech[start:start + n]
+    return apply
+
+
 def offline_copies(corpus, features, augment, cache_dir, progress=None):
     """[(X, y), ...] one augmented copy of the whole corpus per offline transform."""
     from sernet_edge.train.dataset import load_features
@@ -76,6 +104,8 @@ def offline_copies(corpus, features, augment, cache_dir, progress=None):
         variants.append(("noise10-30db", _noise(1234)))
     if "channel" in augment:
         variants.append(("channel-eq10-v1", _channel(4321)))
+    if "short" in augment:
+        variants.append(("short0.5-1.5s-v1", _short(2468)))
     copies = []
     for name, transform in variants:
         X, y, _ = load_features(corpus, features, cache_dir, variant=name, transform=transform,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sernet_edge.errors import SernetError
 
-AUGMENTATIONS = ("speed", "noise", "channel", "specaugment", "mixup")
+AUGMENTATIONS = ("speed", "noise", "channel", "short", "specaugment", "mixup")
 SCHEDULES = ("step", "cosine")
 BALANCES = ("auto", "none", "class", "corpus", "sqrt")
 
