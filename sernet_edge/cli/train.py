@@ -108,8 +108,12 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
                    "scoring and before saving: on a small corpus the moving averages lag the "
                    "weights, and with --ema-decay they match no weights at all.")
 @click.option("--augment", multiple=True, type=click.Choice([*AUGMENTATIONS, "none"]),
-              help="Data augmentation (repeatable); off by default; none: turn off the "
-                   "--config recipe's.")
+              help="Data augmentation (repeatable; off by default): speed (each clip also at "
+                   "0.9x and 1.1x), noise (white, 10-30 dB SNR), channel (a random band limit "
+                   "and equaliser), short (a random 0.5-1.5 s piece of its speech) each add a "
+                   "copy of every training clip; specaugment and mixup work on each batch; none: "
+                   "turn off the --config recipe's (emodb's and finetune-multi's use speed; "
+                   "experiments/ has why).")
 @click.option("--folds", "fold_list", default=None, metavar="N,N,...|none",
               help="Run only these fold numbers (0-based), e.g. to split folds across machines; "
                    "none: no folds, only the final model.")
