@@ -166,23 +166,13 @@ class EmotionClassifier:
         return self._classify_chunks(lambda: stream_audio(path, self.features.sample_rate),
                                      recorded_rate)
 
-    def _gate(self, chunks):
-        """(gate, its energy floor) set by this recording's level; (None, None) with vad off."""
-        from sernet_edge.vad import make_gate
-        if self.vad == "off":
-            return None, None
-        floor = energy_floor(chunks(), self.features.sample_rate)
-        if floor is None:
-            return NOTHING_IS_SPEECH, None
-        return make_gate(self.vad, self.features.sample_rate, floor), floor
-
     def _classify_chunks(self, chunks, recorded_rate: int | None = None) -> Result:
         """`chunks()` gives the recording's chunk stream; it is read twice (its level, then
         its speech), so an hour-long file still needs only about a window of memory."""
         rate = self.features.sample_rate
         track = SpeechTrack(rate)
         windows, probs = [], []
-        gate, floor = self._gate(chunks)
+        gate, floor = recording_gate(chunks, rate, self.vad)
         for start, samples in iter_windows(speech_only(chunks(), gate, rate, track, floor),
                                            self.features.num_samples,
                                            int(round(self.hop_seconds * rate))):
@@ -206,6 +196,18 @@ class EmotionClassifier:
 
     def _probs(self, p) -> dict[str, float]:
         return {lab: float(v) for lab, v in zip(self.labels, p)}
+
+
+def recording_gate(chunks, rate: int, vad: str = FILE_GATE):
+    """(gate, its energy floor) set by this recording's level (`chunks()` gives its chunk
+    stream); (None, None) with vad off."""
+    from sernet_edge.vad import make_gate
+    if vad == "off":
+        return None, None
+    floor = energy_floor(chunks(), rate)
+    if floor is None:
+        return NOTHING_IS_SPEECH, None
+    return make_gate(vad, rate, floor), floor
 
 
 class _NoSpeech:

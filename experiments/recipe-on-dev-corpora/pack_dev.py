@@ -41,13 +41,13 @@ class Recorder(EmotionClassifier):
         return np.full(len(self.labels), 1.0 / len(self.labels), np.float32)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(recorder: type[Recorder] = Recorder, description: str = __doc__) -> None:
+    ap = argparse.ArgumentParser(description=description.splitlines()[0])
     ap.add_argument("folders", nargs="*")
     ap.add_argument("-o", "--out", required=True)
     ap.add_argument("--model", default="multi", help="whose labels and front end (default multi)")
     a = ap.parse_args()
-    rec = Recorder(a.model)
+    rec = recorder(a.model)
     windows, window_clip = [], []
     clip_corpus, clip_label, clip_speaker, clip_file = [], [], [], []
     for corpus in load_development_corpora(corpus_folders(a.folders)):

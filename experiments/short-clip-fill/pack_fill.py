@@ -34,5 +34,4 @@ class RepeatRecorder(pack_dev.Recorder):
 
 
 if __name__ == "__main__":
-    pack_dev.Recorder = RepeatRecorder
-    pack_dev.main()
+    pack_dev.main(RepeatRecorder, __doc__)

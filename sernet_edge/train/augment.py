@@ -71,13 +71,9 @@ def _channel(seed: int):
 
 def speech_part(x: np.ndarray) -> np.ndarray:
     """The samples of `x` that the runtime's file gate keeps as speech (pauses left out)."""
-    from sernet_edge.runtime import FILE_GATE
-    from sernet_edge.speech import SpeechTrack, energy_floor, speech_only
-    from sernet_edge.vad import make_gate
-    floor = energy_floor([x], SAMPLE_RATE)
-    if floor is None:
-        return x[:0]
-    gate = make_gate(FILE_GATE, SAMPLE_RATE, floor)
+    from sernet_edge.runtime import recording_gate
+    from sernet_edge.speech import SpeechTrack, speech_only
+    gate, floor = recording_gate(lambda: [x], SAMPLE_RATE)
     kept = list(speech_only([x], gate, SAMPLE_RATE, SpeechTrack(SAMPLE_RATE), floor))
     return np.concatenate(kept) if kept else x[:0]
 
