@@ -26,14 +26,14 @@ from sernet_edge.card import feature_config, read_card
 from sernet_edge.errors import ModelError
 from sernet_edge.features import extract
 from sernet_edge.interpreter import from_output, make_interpreter, to_input
-from sernet_edge.speech import NO_SPEECH, SpeechTrack, energy_floor, speech_only, warnings_for
+from sernet_edge.speech import (FILE_GATE, NO_SPEECH, SpeechTrack, recording_gate, speech_only,
+                                warnings_for)
 from sernet_edge.tflite_file import read_model, weights_sha256
 
 # CREMA-D + EMO-DB, 6 classes: far better than the EMO-DB model on voices of a corpus it never
 # heard (docs/results.md); `-m emodb` keeps the 7-class German model
 DEFAULT_MODEL = "light-sernet-multi-3s-int8.tflite"
 DEFAULT_HOP_SECONDS = 1.0
-FILE_GATE = "energy"     # "auto" on recordings: WebRTC VAD cut 8-19 % of CREMA-D's speech
 # short names for the bundled models: `-m emodb`, `-m multi-float16`
 BUNDLED = {"emodb": "light-sernet-emodb-3s-int8.tflite",
            "emodb-float16": "light-sernet-emodb-3s-float16.tflite",
@@ -196,26 +196,6 @@ class EmotionClassifier:
 
     def _probs(self, p) -> dict[str, float]:
         return {lab: float(v) for lab, v in zip(self.labels, p)}
-
-
-def recording_gate(chunks, rate: int, vad: str = FILE_GATE):
-    """(gate, its energy floor) set by this recording's level (`chunks()` gives its chunk
-    stream); (None, None) with vad off."""
-    from sernet_edge.vad import make_gate
-    if vad == "off":
-        return None, None
-    floor = energy_floor(chunks(), rate)
-    if floor is None:
-        return NOTHING_IS_SPEECH, None
-    return make_gate(vad, rate, floor), floor
-
-
-class _NoSpeech:
-    def is_speech(self, hop, level_db) -> bool:
-        return False
-
-
-NOTHING_IS_SPEECH = _NoSpeech()
 
 
 def iter_windows(chunks, window: int, hop: int):

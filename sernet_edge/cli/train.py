@@ -18,7 +18,7 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
                   "decay_factor", "l2", "dropout", "width", "loss", "focal_gamma", "seed", "val_speakers",
                   "select_on_test", "final_epochs", "ema_decay", "recompute_bn", "augment", "protocol", "cv",
                   "schedule", "balance", "label_smoothing", "init", "init_shared_classes",
-                  "freeze_init", "distill", "distill_weight", "distill_temperature")
+                  "freeze_init", "distill", "distill_weight", "distill_temperature", "noise_dir")
 
 
 @click.command()
@@ -111,9 +111,15 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
               help="Data augmentation (repeatable; off by default): speed (each clip also at "
                    "0.9x and 1.1x), noise (white, 10-30 dB SNR), channel (a random band limit "
                    "and equaliser), short (a random 0.5-1.5 s piece of its speech) each add a "
-                   "copy of every training clip; specaugment and mixup work on each batch; none: "
+                   "copy of every training clip; room (on the fly, each clip with p 0.7 in noise "
+                   "at 0-30 dB SNR: white, pink, brown, babble of other training speakers or "
+                   "--noise-dir recordings, and with p 0.3 a simulated room, RT60 0.2-0.8 s) "
+                   "and specaugment and mixup work on each batch; none: "
                    "turn off the --config recipe's (emodb's and finetune-multi's use speed; "
                    "experiments/ has why).")
+@click.option("--noise-dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Recorded noise for --augment room: a folder of audio files. Keep the noise "
+                   "you evaluate with (evaluate --noise) apart from it.")
 @click.option("--folds", "fold_list", default=None, metavar="N,N,...|none",
               help="Run only these fold numbers (0-based), e.g. to split folds across machines; "
                    "none: no folds, only the final model.")
@@ -166,6 +172,7 @@ def train(ctx, corpora, out_dir, corpus_type, subset, speaker_pattern, label_sou
         if given or name not in settings:
             settings[name] = recipe_opts[name]
     settings["augment"] = tuple(settings.get("augment") or ())
+    settings["noise_dir"] = str(settings.get("noise_dir") or "")
     if "none" in settings["augment"]:
         if len(settings["augment"]) > 1:
             raise SernetError("--augment none cannot go with another augmentation")

@@ -7,6 +7,11 @@ Offline (extra copies of each training utterance, features cached like the origi
             3-8 kHz) and a smooth +-10 dB equaliser, as microphones, rooms and lines differ
   short  - a random 0.5-1.5 s piece of the clip's speech (found by the files' speech gate),
            zero padded as any short input is: single words, and speech between pauses
+Online (per example and epoch, on the waveform; recomputes the MFCCs):
+  room   - with p 0.7 the clip as a room's microphone hears it: white, pink or brown noise,
+           babble of 3-7 other training speakers, or a recorded noise (`noise_dir`), at
+           0-30 dB SNR on the speech, through the whole window; with p 0.3 first a simulated
+           room (RT60 0.2-0.8 s, 1-3 m; sernet_edge.noise)
 Online (per batch, on the MFCC image):
   specaugment - two time masks (<= 20 frames) and two coefficient masks (<= 4)
   mixup       - convex mixes of example pairs and their labels, Beta(0.2, 0.2)
@@ -71,8 +76,7 @@ def _channel(seed: int):
 
 def speech_part(x: np.ndarray) -> np.ndarray:
     """The samples of `x` that the runtime's file gate keeps as speech (pauses left out)."""
-    from sernet_edge.runtime import recording_gate
-    from sernet_edge.speech import SpeechTrack, speech_only
+    from sernet_edge.speech import SpeechTrack, recording_gate, speech_only
     gate, floor = recording_gate(lambda: [x], SAMPLE_RATE)
     kept = list(speech_only([x], gate, SAMPLE_RATE, SpeechTrack(SAMPLE_RATE), floor))
     return np.concatenate(kept) if kept else x[:0]
@@ -137,6 +141,76 @@ def _pydataset_base():
     return keras.utils.PyDataset
 
 
+ROOM_P = 0.7
+ROOM_SNR_DB = (0.0, 30.0)
+ROOM_REVERB_P = 0.3
+ROOM_RT60 = (0.2, 0.8)
+ROOM_BANK = 48                # simulated rooms, drawn once per run (a room takes 0.1-2 s)
+
+
+class RoomAudio:
+    """The training clips' waveforms, fitted to the model's window as `extract` fits them, and
+    each clip's speech power, for `room` augmentation. `rows` picks a subset (a fold)."""
+
+    def __init__(self, corpus, features, noise_dir: str = "", seed: int = 0, progress=None):
+        from sernet_edge.audio import fit_length, load_audio
+        from sernet_edge.noise import read_noise_files, room_impulse_response, speech_power
+        self.features = features
+        n = features.num_samples
+        items = corpus.items if progress is None else progress(corpus.items)
+        self.audio = np.zeros((len(corpus.items), n), np.float32)
+        self.power = np.zeros(len(corpus.items))
+        for i, item in enumerate(items):
+            x = load_audio(item.path, features.sample_rate)
+            self.power[i] = speech_power(x, features.sample_rate)
+            self.audio[i] = fit_length(x, n)
+        self.speakers = np.array([it.speaker for it in corpus.items])
+        self.noises = read_noise_files([noise_dir]) if noise_dir else []
+        rng = np.random.default_rng([seed, 7])
+        self.rirs = [room_impulse_response(rng.uniform(*ROOM_RT60), rng) for _ in range(ROOM_BANK)]
+
+    def subset(self, rows: np.ndarray) -> "RoomAugment":
+        return RoomAugment(self, np.flatnonzero(rows))
+
+
+class RoomAugment:
+    """`room` augmentation for the training rows `index` (rows of RoomAudio)."""
+
+    def __init__(self, data: RoomAudio, index: np.ndarray):
+        self.data, self.index = data, index
+        self.kinds = ("white", "pink", "brown", "babble") + (("files",) if data.noises else ())
+
+    def __len__(self):
+        return len(self.index)
+
+    def features(self, row: int, rng) -> np.ndarray | None:
+        """The MFCC image of training row `row` in a random room, or None (p 0.3: as it is)."""
+        from sernet_edge.features import extract
+        from sernet_edge.noise import babble, coloured_noise, loop_to, reverberate
+        if row >= len(self.index) or rng.random() >= ROOM_P:
+            return None
+        d = self.data
+        i = self.index[row]
+        x = d.audio[i].astype(np.float64)
+        n = len(x)
+        if rng.random() < ROOM_REVERB_P:
+            x = reverberate(x, d.rirs[int(rng.integers(len(d.rirs)))])[:n]
+        kind = self.kinds[int(rng.integers(len(self.kinds)))]
+        if kind == "babble":
+            others = self.index[d.speakers[self.index] != d.speakers[i]]
+            noise = babble([d.audio[j] for j in rng.choice(others, 7)], n, rng) if len(others) \
+                else coloured_noise("pink", n, rng)
+        elif kind == "files":
+            rec = d.noises[int(rng.integers(len(d.noises)))]
+            noise = loop_to(rec, n, rng).astype(np.float64)
+            noise /= max(float(np.sqrt(np.mean(noise ** 2))), 1e-12)
+        else:
+            noise = coloured_noise(kind, n, rng)
+        snr = rng.uniform(*ROOM_SNR_DB)
+        y = x + np.sqrt(d.power[i] / 10 ** (snr / 10)) * noise
+        return extract(y.astype(np.float32), d.features)[..., None]
+
+
 class TrainBatches(_pydataset_base()):
     """Shuffled one-hot batches; online augmentation when the recipe asks for it.
 
@@ -146,8 +220,9 @@ class TrainBatches(_pydataset_base()):
     softened: trainer.teacher_targets) each target is (1 - distill_weight) times the (smoothed)
     label plus distill_weight times the teacher's row."""
 
-    def __init__(self, X, y, n_classes, recipe, seed=0, weights=None, soft=None):
+    def __init__(self, X, y, n_classes, recipe, seed=0, weights=None, soft=None, room=None):
         super().__init__()
+        self.room, self.seed, self.epoch = room, seed, 0
         self.X, self.Y = X, np.eye(n_classes, dtype=np.float32)[y]
         if recipe.label_smoothing:
             self.Y = self.Y * (1 - recipe.label_smoothing) + recipe.label_smoothing / n_classes
@@ -170,6 +245,14 @@ class TrainBatches(_pydataset_base()):
     def __getitem__(self, i):
         idx = self.order[i * self.batch:(i + 1) * self.batch]
         X, Y = self.X[idx], self.Y[idx]
+        if self.room is not None:
+            # one stream per (epoch, batch): the same run draws the same rooms
+            rng = np.random.default_rng([self.seed, self.epoch, i])
+            X = X.copy()
+            for k, row in enumerate(idx):
+                f = self.room.features(int(row), rng)
+                if f is not None:
+                    X[k] = f
         if "specaugment" in self.augment:
             X = spec_augment(X, self.rng)
         if "mixup" in self.augment:
@@ -178,3 +261,4 @@ class TrainBatches(_pydataset_base()):
 
     def on_epoch_end(self):
         self.order = self._draw()
+        self.epoch += 1

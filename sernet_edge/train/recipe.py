@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sernet_edge.errors import SernetError
 
-AUGMENTATIONS = ("speed", "noise", "channel", "short", "specaugment", "mixup")
+AUGMENTATIONS = ("speed", "noise", "channel", "short", "room", "specaugment", "mixup")
 SCHEDULES = ("step", "cosine")
 BALANCES = ("auto", "none", "class", "corpus", "sqrt")
 
@@ -43,6 +43,8 @@ class Recipe:
                                       # weights being scored (the moving averages lag weights that
                                       # move fast on a small corpus; averaged ones match no weights)
     augment: tuple[str, ...] = ()
+    noise_dir: str = ""               # recorded noise (a folder of audio files) for `room`
+                                      # augmentation; keep the noise you test with apart
     schedule: str = "step"            # "step": the paper's decay; "cosine": to 0 over the epochs
     balance: str = "auto"             # which examples an epoch draws: "none" (each once), "class"
                                       # (classes equally often), "corpus" (each corpus and class

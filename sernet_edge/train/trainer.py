@@ -73,6 +73,10 @@ def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cach
     log(f"features for {len(corpus.items)} files ({corpus.name}, {features.input_shape})")
     data = load_features(corpus, features, cache_dir, progress=progress)
     extra = augment.offline_copies(corpus, features, recipe.augment, cache_dir, progress)
+    room = None
+    if "room" in recipe.augment:
+        log("room augmentation: waveforms, speech levels and simulated rooms")
+        room = augment.RoomAudio(corpus, features, recipe.noise_dir, recipe.seed, progress)
     origin = np.array([it.corpus or corpus.name for it in corpus.items])
     soft = teacher_targets(recipe, [data[0]] + [Xa for Xa, _ in extra], corpus.labels) \
         if recipe.distill else None
@@ -81,7 +85,7 @@ def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cach
     results = []
     for fold in chosen:
         results.append(_run_fold(fold, data, extra, origin, corpus.labels, recipe,
-                                 out / "folds" / fold.name, strategy, epoch_bar, soft))
+                                 out / "folds" / fold.name, strategy, epoch_bar, soft, room))
     report = _summarise(results, corpus, features, recipe, len(all_folds))
     if is_chief():
         write_json(out / "report.json", report)
@@ -91,7 +95,7 @@ def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cach
     if final:
         epochs = recipe.final_epochs or (report.get("median_selected_epoch") or recipe.epochs)
         report["final"] = _train_final(data, extra, origin, corpus, features, recipe, epochs,
-                                       out / "final", strategy, report, epoch_bar, soft)
+                                       out / "final", strategy, report, epoch_bar, soft, room)
         if is_chief():
             write_json(out / "report.json", report)
     return report
@@ -100,7 +104,7 @@ def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cach
 # ---- one fold ----
 
 def _run_fold(fold: Fold, data, extra, origin, labels, recipe: Recipe, fold_dir: Path, strategy,
-              epoch_bar=None, soft=None) -> dict:
+              epoch_bar=None, soft=None, room=None) -> dict:
     result_path = fold_dir / "result.json"
     if result_path.exists():
         log(f"{fold.name}: done before, skipped")
@@ -117,7 +121,8 @@ def _run_fold(fold: Fold, data, extra, origin, labels, recipe: Recipe, fold_dir:
     history = _fit(Xtr, ytr, (X[va], y[va]), test_eval, len(labels), recipe, fold_dir,
                    seed=recipe.seed + fold.index, strategy=strategy, tag=fold.name,
                    weights=sample_weights(ytr, otr, recipe.balance), epoch_bar=epoch_bar,
-                   labels=labels, soft=_soft_rows(soft, tr))
+                   labels=labels, soft=_soft_rows(soft, tr),
+                   room=room.subset(tr) if room is not None else None)
     if not is_chief():
         _wait_for_all_workers(strategy)  # the chief is writing result.json meanwhile
         return json.loads(result_path.read_text())
@@ -256,7 +261,7 @@ def _compile(model, recipe: Recipe):
 
 def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: int, strategy: str,
          tag: str, epochs: int | None = None, weights=None, epoch_bar=None,
-         labels: list[str] | None = None, soft=None) -> list[dict]:
+         labels: list[str] | None = None, soft=None, room=None) -> list[dict]:
     """Train with per-epoch checkpoints; resume from `ckpt_dir/last.keras` if present.
     `labels` names the classes, for `init_shared_classes` and --init's classifier; `soft` is
     the teacher's row per example (--distill)."""
@@ -294,7 +299,7 @@ def _fit(Xtr, ytr, val, test, n_classes, recipe: Recipe, ckpt_dir: Path, seed: i
         return state["history"]
 
     batches = augment.TrainBatches(Xtr, ytr, n_classes, recipe, seed=seed + 1000 * start,
-                                   weights=weights, soft=soft)
+                                   weights=weights, soft=soft, room=room)
     callback = _EpochEnd(val, test, recipe, ckpt_dir, state, tag, epochs, epoch_bar, bn_data=Xtr)
     if strategy == "default":
         schedule = keras.callbacks.LearningRateScheduler(lambda e, lr: learning_rate(e, recipe, epochs))
@@ -700,7 +705,7 @@ def finished_folds(run_dir):
 # ---- final model on every speaker ----
 
 def _train_final(data, extra, origin, corpus, features, recipe, epochs, final_dir: Path, strategy,
-                 report, epoch_bar=None, soft=None):
+                 report, epoch_bar=None, soft=None, room=None):
     import keras
     from sernet_edge.train import bundled
     from sernet_edge.train.model import architecture
@@ -716,7 +721,8 @@ def _train_final(data, extra, origin, corpus, features, recipe, epochs, final_di
     history = _fit(Xtr, ytr, None, None, len(corpus.labels), recipe, final_dir / "checkpoint",
                    seed=recipe.seed, strategy=strategy, tag="final", epochs=epochs,
                    weights=sample_weights(ytr, otr, recipe.balance), epoch_bar=epoch_bar,
-                   labels=corpus.labels, soft=_soft_rows(soft, mask))
+                   labels=corpus.labels, soft=_soft_rows(soft, mask),
+                   room=room.subset(mask) if room is not None else None)
     info = {"epochs": epochs, "examples": int(len(ytr)), "speakers": corpus.speakers,
             "final_loss": history[-1]["loss"] if history else None}
     if not is_chief():
