@@ -34,6 +34,7 @@ BABBLE_TALKERS = (3, 7)
 ROOM_DISTANCE_M = (1.0, 3.0)      # speaker to microphone
 ROOM_SIZE_M = ((3.0, 8.0), (3.0, 7.0), (2.4, 3.5))    # living rooms to meeting rooms
 RT60_RANGE = (0.1, 2.0)           # what `rt60` accepts, seconds
+ROOMS = 16                        # rooms per condition
 PEAK = 0.99                       # a mix louder than this is scaled down, SNR kept
 LEVEL_FLOOR = 1e-10               # mean power of digital silence
 
@@ -170,8 +171,8 @@ def read_noise_files(paths) -> list[np.ndarray]:
 class Room:
     """One listening condition: noise of `kind` ("white", "pink", "brown", "babble", "files"
     or None for none) at `snr_db` on the speech, and a room with reverberation time `rt60`
-    (None: none). `noises`: the recordings for "files"; `talkers(key)` gives the babble voices
-    for a clip (`key` names it; other speakers than its own)."""
+    (None: none). `noises`: the recordings for "files"; `talkers(speaker)` gives the babble
+    voices for a clip of `speaker` (others than that speaker: a `Talkers`)."""
     kind: str | None = None
     snr_db: float | None = None
     rt60: float | None = None
@@ -188,8 +189,11 @@ class Room:
             raise SernetError("noise and an SNR go together: give both or neither")
         if self.kind == "files" and not self.noises:
             raise SernetError("noise 'files' needs at least one recording")
+        self._rooms: list[np.ndarray] = []
         if self.rt60 is not None:
-            room_impulse_response(self.rt60, np.random.default_rng(0))   # fails early if it can't
+            # a few rooms drawn once (one takes up to 2 s), each clip played in one of them
+            rng = np.random.default_rng([self.seed, 60])
+            self._rooms = [room_impulse_response(self.rt60, rng) for _ in range(ROOMS)]
 
     @property
     def name(self) -> str:
@@ -203,18 +207,19 @@ class Room:
         return np.random.default_rng([self.seed, zlib.crc32(key.encode()),
                                       zlib.crc32(np.asarray(x, np.float32).tobytes())])
 
-    def apply(self, x: np.ndarray, key: str = "") -> np.ndarray:
-        """The clip `x` (16 kHz) as this room's microphone hears it."""
+    def apply(self, x: np.ndarray, key: str = "", speaker: str | None = None) -> np.ndarray:
+        """The clip `x` (16 kHz) as this room's microphone hears it. `key` (the clip's name)
+        and `x` choose the random draws; babble leaves out `speaker`'s own voice."""
         x = np.asarray(x, np.float32)
         if self.kind is None and self.rt60 is None:
             return x
         rng = self.rng(x, key)
         if self.rt60 is not None:
-            x = reverberate(x, room_impulse_response(self.rt60, rng))
+            x = reverberate(x, self._rooms[int(rng.integers(len(self._rooms)))])
         pad = int(round(self.pad_seconds * SAMPLE_RATE))
         y = np.pad(x, (pad, pad)).astype(np.float64)
         if self.kind is not None:
-            noise = self.noise(len(y), rng, key)
+            noise = self.noise(len(y), rng, speaker)
             gain = np.sqrt(speech_power(x) / 10 ** (self.snr_db / 10))
             y += gain * noise
         peak = float(np.abs(y).max()) if len(y) else 0.0
@@ -222,14 +227,39 @@ class Room:
             y *= PEAK / peak
         return y.astype(np.float32)
 
-    def noise(self, n: int, rng: np.random.Generator, key: str = "") -> np.ndarray:
+    def noise(self, n: int, rng: np.random.Generator, speaker: str | None = None) -> np.ndarray:
         """`n` samples of this condition's noise at unit RMS."""
         if self.kind in COLOURS:
             return coloured_noise(self.kind, n, rng)
         if self.kind == "babble":
             if self.talkers is None:
                 raise SernetError("babble needs other speakers' clips: give a corpus")
-            return babble(self.talkers(key), n, rng)
+            return babble(self.talkers(speaker), n, rng)
         rec = self.noises[int(rng.integers(len(self.noises)))]
         x = loop_to(rec, n, rng).astype(np.float64)
         return (x / max(float(np.sqrt(np.mean(x ** 2))), 1e-12)).astype(np.float32)
+
+
+class Talkers:
+    """Voices for babble: up to `n` clips (path, speaker) spread over the speakers, read once;
+    `talkers(speaker)` gives those of every other speaker."""
+
+    def __init__(self, clips: list[tuple[str, str]], n: int = 40, seed: int = 0):
+        from sernet_edge.audio import load_audio
+        by_speaker: dict[str, list[str]] = {}
+        for path, spk in sorted(clips):
+            by_speaker.setdefault(spk, []).append(path)
+        if len(by_speaker) < 2:
+            raise SernetError("babble needs clips of at least two speakers (give other "
+                              "speakers' recordings with --babble-from)")
+        rng = np.random.default_rng(seed)
+        speakers = sorted(by_speaker)
+        chosen = []
+        for k in range(n):                      # round robin over the speakers
+            spk = speakers[k % len(speakers)]
+            paths = by_speaker[spk]
+            chosen.append((paths[int(rng.integers(len(paths)))], spk))
+        self.voices = [(load_audio(p), spk) for p, spk in dict.fromkeys(chosen)]
+
+    def __call__(self, speaker: str | None) -> list[np.ndarray]:
+        return [x for x, spk in self.voices if spk != speaker]

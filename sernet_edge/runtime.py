@@ -103,6 +103,7 @@ class Result:
     windows: list[Window] = field(default_factory=list)
     speech_seconds: float = 0.0        # what the answer was decided on
     warnings: list[dict] = field(default_factory=list)   # {"code", "message"}: speech.py
+    snr_db: float | None = None        # the speech over the recording's steady noise
 
     @property
     def has_speech(self) -> bool:
@@ -111,7 +112,8 @@ class Result:
     def to_dict(self) -> dict:
         return {"label": self.label, "confidence": self.confidence,
                 "probabilities": self.probabilities, "duration": self.duration,
-                "speech_seconds": self.speech_seconds, "warnings": self.warnings,
+                "speech_seconds": self.speech_seconds, "snr_db": self.snr_db,
+                "warnings": self.warnings,
                 "windows": [vars(w) for w in self.windows]}
 
 
@@ -157,9 +159,11 @@ class EmotionClassifier:
 
     # ---- whole recordings ----
 
-    def classify_array(self, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Result:
+    def classify_array(self, samples: np.ndarray, sample_rate: int = SAMPLE_RATE,
+                       recorded_rate: int | None = None) -> Result:
+        """`recorded_rate`: the rate the audio was recorded at, if it was resampled since."""
         x = to_mono_16k(np.asarray(samples), sample_rate, name="array")
-        return self._classify_chunks(lambda: [x], sample_rate)
+        return self._classify_chunks(lambda: [x], recorded_rate or sample_rate)
 
     def classify_file(self, path: str | os.PathLike) -> Result:
         recorded_rate = audio_info(path)[1]
@@ -172,7 +176,7 @@ class EmotionClassifier:
         rate = self.features.sample_rate
         track = SpeechTrack(rate)
         windows, probs = [], []
-        gate, floor = recording_gate(chunks, rate, self.vad)
+        gate, floor = recording_gate(chunks, rate, self.vad, track)
         for start, samples in iter_windows(speech_only(chunks(), gate, rate, track, floor),
                                            self.features.num_samples,
                                            int(round(self.hop_seconds * rate))):
@@ -184,11 +188,11 @@ class EmotionClassifier:
         speech = round(track.speech_seconds, 4)
         warnings = warnings_for(track, recorded_rate)
         if not probs:
-            return Result(NO_SPEECH, None, None, duration, [], speech, warnings)
+            return Result(NO_SPEECH, None, None, duration, [], speech, warnings, track.snr_db)
         mean = np.mean(probs, axis=0)
         top = int(np.argmax(mean))
         return Result(self.labels[top], float(mean[top]), self._probs(mean), duration, windows,
-                      speech, warnings)
+                      speech, warnings, track.snr_db)
 
     def _window(self, start, end, p) -> Window:
         top = int(np.argmax(p))

@@ -30,6 +30,12 @@ MIN_LEVEL_SPREAD_DB = 3.0        # speech varies more (the steadiest CREMA-D cli
 MAX_PAUSE_SECONDS = 1.0          # a pause up to this long stays inside the speech
 HANGOVER_SECONDS = 0.3           # kept before and after speech, if within 15 dB of the floor:
 HANGOVER_RANGE_DB = 15.0         # a decay, not the near-silence a recording is padded with
+NOISE_MARGIN_DB = 6.0            # the floor this far over a recording's steady noise
+STEADY_RANGE_DB = 3.0            # frames within this of the 10th percentile are its noise...
+STEADY_MIN_FRAMES = 5            # ...when 0.5 s of them in a row...
+STEADY_SPREAD_DB = 6.0           # ...stay within this of each other
+MIN_SPEECH_OVER_FLOOR_DB = 6.0   # the floor stays this far under the loudest frame
+NOISY_SNR_DB = 12.0              # under it most answers differ from the clean recording's
 MIN_SPEECH_SECONDS = 1.5         # listen's shortest speech: on less, answers are mostly wrong
 NARROWBAND_HZ = 4000.0
 NARROWBAND_DB = -50.0            # energy above 4 kHz this far below the total: none there
@@ -62,6 +68,8 @@ class SpeechTrack:
     samples: int = 0                  # of the recording
     speech_samples: int = 0
     clipped_samples: int = 0
+    noise_db: float | None = None     # the recording's steady noise (recording_levels)
+    _speech_energy: float = 0.0
     _band_power: np.ndarray | None = None
 
     @property
@@ -80,6 +88,17 @@ class SpeechTrack:
                 return (seg.start + min(speech_sample - seg.speech_start, seg.length)) / self.rate
         return 0.0
 
+    @property
+    def snr_db(self) -> float | None:
+        """The speech's level over the recording's steady noise, in dB (rounded to 0.1); None
+        without speech or without steady noise to measure (clean recordings, or noise only
+        under the speech)."""
+        if not self.speech_samples or self.noise_db is None:
+            return None
+        speech = self._speech_energy / self.speech_samples
+        noise = 10 ** (self.noise_db / 10)           # level_dbfs is 20 log10 of the RMS
+        return round(float(10 * np.log10(max(speech - noise, 1e-12) / noise)), 1)
+
     def band_db(self, above_hz: float) -> float | None:
         """The speech's energy above `above_hz` relative to all of it, in dB; None without
         speech."""
@@ -96,26 +115,64 @@ class SpeechTrack:
         else:
             self.segments.append(Segment(start, self.speech_samples, len(frame)))
         self.speech_samples += len(frame)
+        self._speech_energy += float(np.sum(np.square(frame, dtype=np.float64)))
         self.clipped_samples += int(np.count_nonzero(np.abs(frame) >= CLIP_LEVEL))
         spectrum = np.abs(np.fft.rfft(frame * _hann(len(frame)), n=_frame_size(self.rate))) ** 2
         self._band_power = spectrum if self._band_power is None else self._band_power + spectrum
 
 
-def energy_floor(chunks, rate: int) -> float | None:
+@dataclass
+class Levels:
+    """A recording's 0.1 s frame levels, summarised for the gate: `floor` (dBFS; None: steady
+    hiss, hum or silence, never speech) and `noise_db`, the level of its steady noise (None
+    when it has none long enough to measure)."""
+    floor: float | None
+    noise_db: float | None
+
+
+def recording_levels(chunks, rate: int) -> Levels:
     """The gate's energy floor for a recording: 30 dB below its loudest 0.1 s frame, within
-    [-60 dBFS, listen's floor]; None when its level never varies by 3 dB (between its 10th and
-    95th percentile frame): steady hiss, hum or silence, never speech."""
+    [-60 dBFS, listen's floor], and raised to 6 dB above its steady noise where it has one
+    (`steady_noise_db`), but no closer than 6 dB under its loudest frame. No floor when its level never varies
+    by 3 dB (between its 10th and 95th percentile frame)."""
     from sernet_edge.vad import DEFAULT_ENERGY_DB, level_dbfs
     size = _frame_size(rate)
     levels = [(level_dbfs(f), len(f) == size) for f in _frames(chunks, size)]
     # a short last frame counts only when it is all there is
-    levels = [db for db, whole in levels if whole] or [db for db, _ in levels]
-    if not levels:
-        return None
+    levels = np.array([db for db, whole in levels if whole] or [db for db, _ in levels])
+    if not len(levels):
+        return Levels(None, None)
     low, high = np.percentile(levels, [10, 95])
+    noise = steady_noise_db(levels)
     if high - low < MIN_LEVEL_SPREAD_DB:
+        return Levels(None, noise)
+    floor = min(DEFAULT_ENERGY_DB, max(LOWEST_FLOOR_DB, levels.max() - FLOOR_BELOW_PEAK_DB))
+    if noise is not None:
+        floor = max(floor, min(noise + NOISE_MARGIN_DB, levels.max() - MIN_SPEECH_OVER_FLOOR_DB))
+    return Levels(float(floor), noise)
+
+
+def steady_noise_db(levels: np.ndarray) -> float | None:
+    """The level of a recording's steady noise from its 0.1 s frame levels (dBFS), or None:
+    its 10th-percentile frame, when somewhere 0.5 s in a row stays within 3 dB above it and
+    6 dB of itself: a room's noise before, between or after the speech. The quiet frames of
+    clean speech are decays and breaths, too short or too uneven to count."""
+    if len(levels) < STEADY_MIN_FRAMES:
         return None
-    return float(min(DEFAULT_ENERGY_DB, max(LOWEST_FLOOR_DB, max(levels) - FLOOR_BELOW_PEAK_DB)))
+    noise = float(np.percentile(levels, 10))
+    if noise <= LOWEST_FLOOR_DB:
+        return None                     # digital silence or dither: no noise to speak of
+    quiet = levels <= noise + STEADY_RANGE_DB
+    for i in range(len(levels) - STEADY_MIN_FRAMES + 1):
+        run = levels[i:i + STEADY_MIN_FRAMES]
+        if quiet[i:i + STEADY_MIN_FRAMES].all() and run.max() - run.min() <= STEADY_SPREAD_DB:
+            return noise
+    return None
+
+
+def energy_floor(chunks, rate: int) -> float | None:
+    """`recording_levels(chunks, rate).floor`."""
+    return recording_levels(chunks, rate).floor
 
 
 def _frame_size(rate: int) -> int:
@@ -197,6 +254,9 @@ def warnings_for(track: SpeechTrack, recorded_rate: int | None) -> list[dict]:
         out.append({"code": "band_limited", "message": "little or nothing above 7 kHz "
                     "(low-bitrate MP3 or a band-limited recording chain); such audio changes "
                     "most of the model's answers"})
+    if track.snr_db is not None and track.snr_db < NOISY_SNR_DB:
+        out.append({"code": "noisy", "message": f"noisy: the speech is {track.snr_db:g} dB over "
+                    f"the noise; below {NOISY_SNR_DB:g} dB most answers change"})
     if track.speech_samples and track.clipped_samples >= CLIPPED_FRACTION * track.speech_samples:
         share = 100 * track.clipped_samples / track.speech_samples
         out.append({"code": "clipped", "message": f"clipped: {share:.1f} % of the speech samples "
@@ -204,13 +264,16 @@ def warnings_for(track: SpeechTrack, recorded_rate: int | None) -> list[dict]:
     return out
 
 
-def recording_gate(chunks, rate: int, vad: str = FILE_GATE):
+def recording_gate(chunks, rate: int, vad: str = FILE_GATE, track: SpeechTrack | None = None):
     """(gate, its energy floor) set by this recording's level (`chunks()` gives its chunk
-    stream); (None, None) with vad off."""
+    stream); (None, None) with vad off. `track` gets the recording's steady noise level."""
     from sernet_edge.vad import make_gate
+    levels = recording_levels(chunks(), rate)
+    if track is not None:
+        track.noise_db = levels.noise_db
     if vad == "off":
         return None, None
-    floor = energy_floor(chunks(), rate)
+    floor = levels.floor
     if floor is None:
         return NOTHING_IS_SPEECH, None
     return make_gate(vad, rate, floor), floor

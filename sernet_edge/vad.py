@@ -1,7 +1,9 @@
 """Voice-activity gates: decide from the newest hop whether there is speech worth classifying.
 
 Silence is not an emotion; classifying it wastes an inference and yields a confident-looking
-guess. `energy` compares the hop's RMS level with a threshold: loud hum or traffic passes it.
+guess. `energy` compares the hop's RMS level with a threshold; live (`track_noise`), the
+threshold also rises to 6 dB over the stream's steady noise of the last 5 s (the file gate's
+rule, sernet_edge.speech.steady_noise_db), so a fan, hum or traffic is not speech however loud.
 `webrtc` needs the same energy floor and then WebRTC's speech detector (aggressive mode) on
 at least a fraction of the hop's 30 ms frames: that rejects mains hum and low rumble, though
 not broadband noise (measured: a -13 dBFS 100 Hz hum and brown noise are rejected, white
@@ -9,6 +11,8 @@ noise at -20 dBFS is not).
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 import numpy as np
 
@@ -31,21 +35,56 @@ def level_dbfs(x: np.ndarray) -> float:
     return max(LEVEL_FLOOR_DB, 20.0 * np.log10(rms)) if rms > 0 else LEVEL_FLOOR_DB
 
 
+NOISE_HISTORY_SECONDS = 5.0      # the live noise floor is measured over this much audio
+
+
+class NoiseFloor:
+    """The level of a stream's steady noise over its last 5 s of 0.1 s frames (dBFS), or
+    None while it has none: `update(hop)` after each hop."""
+
+    def __init__(self, sample_rate: int):
+        from sernet_edge.speech import FRAME_SECONDS
+        self.size = int(round(FRAME_SECONDS * sample_rate))
+        self.levels: deque = deque(maxlen=int(round(NOISE_HISTORY_SECONDS / FRAME_SECONDS)))
+        self.rest = np.zeros(0, np.float32)
+        self.noise_db: float | None = None
+
+    def update(self, hop: np.ndarray) -> float | None:
+        from sernet_edge.speech import steady_noise_db
+        x = np.concatenate([self.rest, np.asarray(hop, np.float32)])
+        n = len(x) // self.size * self.size
+        self.levels.extend(level_dbfs(f) for f in x[:n].reshape(-1, self.size))
+        self.rest = x[n:]
+        self.noise_db = steady_noise_db(np.array(self.levels))
+        return self.noise_db
+
+
 class EnergyGate:
+    """Speech when the hop's level reaches `threshold_db`; with `sample_rate` given (live), also
+    6 dB over the stream's steady noise (`NoiseFloor`)."""
     name = "energy"
 
-    def __init__(self, threshold_db: float = DEFAULT_ENERGY_DB):
+    def __init__(self, threshold_db: float = DEFAULT_ENERGY_DB, sample_rate: int | None = None):
         self.threshold_db = threshold_db
+        self.noise = NoiseFloor(sample_rate) if sample_rate else None
+
+    def threshold(self) -> float:
+        from sernet_edge.speech import NOISE_MARGIN_DB
+        noise = self.noise.noise_db if self.noise is not None else None
+        return self.threshold_db if noise is None else max(self.threshold_db, noise + NOISE_MARGIN_DB)
 
     def is_speech(self, hop: np.ndarray, level_db: float) -> bool:
-        return level_db >= self.threshold_db
+        if self.noise is not None:
+            self.noise.update(hop)
+        return level_db >= self.threshold()
 
 
 class WebRtcGate:
     name = "webrtc"
 
     def __init__(self, sample_rate: int, threshold_db: float = DEFAULT_ENERGY_DB,
-                 mode: int = WEBRTC_MODE, min_fraction: float = MIN_SPEECH_FRACTION):
+                 mode: int = WEBRTC_MODE, min_fraction: float = MIN_SPEECH_FRACTION,
+                 track_noise: bool = False):
         webrtcvad = import_webrtcvad()
         if sample_rate not in WEBRTC_RATES:
             raise SernetError(f"WebRTC VAD works at {', '.join(map(str, WEBRTC_RATES))} Hz, "
@@ -53,7 +92,7 @@ class WebRtcGate:
         self.vad = webrtcvad.Vad(mode)
         self.rate = sample_rate
         self.frame = int(sample_rate * WEBRTC_FRAME_SECONDS)
-        self.energy = EnergyGate(threshold_db)
+        self.energy = EnergyGate(threshold_db, sample_rate if track_noise else None)
         self.min_fraction = min_fraction
 
     def is_speech(self, hop: np.ndarray, level_db: float) -> bool:
@@ -85,8 +124,10 @@ def webrtc_available() -> bool:
     return True
 
 
-def make_gate(kind: str, sample_rate: int, threshold_db: float = DEFAULT_ENERGY_DB):
-    """The gate for --vad: auto = webrtc if importable else energy; off = None (no gate)."""
+def make_gate(kind: str, sample_rate: int, threshold_db: float = DEFAULT_ENERGY_DB,
+              track_noise: bool = False):
+    """The gate for --vad: auto = webrtc if importable else energy; off = None (no gate).
+    `track_noise`: a live stream's gate, whose threshold follows the stream's steady noise."""
     if kind not in VAD_CHOICES:
         raise SernetError(f"unknown VAD {kind!r}: choose one of {', '.join(VAD_CHOICES)}")
     if kind == "auto":
@@ -94,5 +135,5 @@ def make_gate(kind: str, sample_rate: int, threshold_db: float = DEFAULT_ENERGY_
     if kind == "off":
         return None
     if kind == "energy":
-        return EnergyGate(threshold_db)
-    return WebRtcGate(sample_rate, threshold_db)
+        return EnergyGate(threshold_db, sample_rate if track_noise else None)
+    return WebRtcGate(sample_rate, threshold_db, track_noise=track_noise)

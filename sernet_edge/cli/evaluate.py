@@ -35,7 +35,23 @@ POOLED = "pooled"
               help=SPEECH_GATE_HELP)
 @click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N",
               help="Interpreter threads (default: LiteRT's).")
-def evaluate(model, corpora, labels, limit, output, hop, vad, threads, **corpus_opts):
+@click.option("--noise", default=None, metavar="KIND|PATH",
+              help="Play each clip in noise, as a room would: white, pink, brown, babble (other "
+                   "speakers of the corpus, or of --babble-from), or your own recordings (a file "
+                   "or a folder of them). The noise runs through the whole clip and a second "
+                   "before and after it; --snr sets its level under the speech.")
+@click.option("--snr", type=float, default=None, metavar="DB",
+              help="Speech-to-noise ratio for --noise, in dB, measured on the speech.")
+@click.option("--reverb", type=float, default=None, metavar="RT60",
+              help="Play each clip in a simulated room with this reverberation time (seconds, "
+                   "a living room is 0.4-0.6), speaker 1-3 m from the microphone; needs the "
+                   "[rooms] extra.")
+@click.option("--babble-from", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, metavar="CORPUS", help="Voices for --noise babble.")
+@click.option("--noise-seed", type=int, default=0, show_default=True,
+              help="Seed of the noise and room draws (the same seed, the same mix).")
+def evaluate(model, corpora, labels, limit, output, hop, vad, threads, noise, snr, reverb,
+             babble_from, noise_seed, **corpus_opts):
     """Score MODEL on one or more labelled corpus folders.
 
     \b
@@ -74,12 +90,15 @@ def evaluate(model, corpora, labels, limit, output, hop, vad, threads, **corpus_
 
     results, failed = [], []
     show_bar = sys.stderr.isatty()
+    room = make_room(noise, snr, reverb, noise_seed)
     for corpus, sel in loaded:
+        if room is not None and room.kind == "babble":
+            room.talkers = talkers_for(babble_from or corpus, corpus_opts, noise_seed)
         clips, bad = [], []
         with click.progressbar(sel["items"], label=corpus.name, file=sys.stderr,
                                hidden=not show_bar or len(sel["items"]) < 2) as bar:
             for item in bar:
-                clip = score_clip(clf, corpus, item)
+                clip = score_clip(clf, corpus, item, room)
                 (bad if "error" in clip else clips).append(clip)
         if not clips:
             raise CorpusError(f"{corpus.root}: none of its {len(bad)} clips could be read: "
@@ -91,7 +110,7 @@ def evaluate(model, corpora, labels, limit, output, hop, vad, threads, **corpus_
     if len(results) > 1:
         pooled = summary([{**c, "speaker": f"{r['name']}/{c['speaker']}"}
                           for r in results for c in r["clips"]], clf.labels)
-    text = table(clf, results, pooled)
+    text = table(clf, results, pooled, room)
     click.echo(text, nl=False)
     if failed:
         click.echo(f"{len(failed)} clip{'s' if len(failed) > 1 else ''} could not be read: "
@@ -102,8 +121,44 @@ def evaluate(model, corpora, labels, limit, output, hop, vad, threads, **corpus_
                   "model": model_info(clf),
                   "options": {"labels": wanted, "limit": limit, "hop": hop, "vad": vad,
                               **corpus_opts},
+                  "condition": room_info(room, noise, babble_from),
                   "corpora": results, POOLED: pooled}
         write_outputs(output, report, text, clf.labels)
+
+
+# ---- the room ----
+
+def make_room(noise, snr, reverb, seed):
+    """The listening condition the options ask for, or None for the recordings as they are."""
+    from sernet_edge.errors import SernetError
+    from sernet_edge.noise import KINDS, Room, read_noise_files
+    if noise is None and snr is not None:
+        raise SernetError("--snr needs --noise")
+    if noise is not None and snr is None:
+        raise SernetError("--noise needs --snr (the speech's level over the noise, in dB)")
+    if noise is None and reverb is None:
+        return None
+    if noise is None or noise in KINDS:
+        return Room(noise, snr, reverb, seed)
+    return Room("files", snr, reverb, seed, noises=read_noise_files([noise]))
+
+
+def talkers_for(source, corpus_opts, seed):
+    """Babble voices: another corpus's folder, or the corpus being scored (each clip then
+    hears only its own corpus's other speakers)."""
+    from sernet_edge.cli.options import corpus_kwargs
+    from sernet_edge.corpora import load_corpus
+    from sernet_edge.noise import Talkers
+    corpus = source if hasattr(source, "items") else load_corpus(source, **corpus_kwargs(corpus_opts))
+    return Talkers([(str(it.path), it.speaker) for it in corpus.items], seed=seed)
+
+
+def room_info(room, noise, babble_from) -> dict | None:
+    if room is None:
+        return None
+    return {"name": room.name, "noise": noise, "snr_db": room.snr_db, "rt60": room.rt60,
+            "seed": room.seed, "pad_seconds": room.pad_seconds,
+            "babble_from": str(babble_from) if babble_from else None}
 
 
 # ---- the model ----
@@ -187,17 +242,23 @@ def _say_flagged(name: str, clips: list[dict]) -> None:
 
 # ---- scoring ----
 
-def score_clip(clf, corpus, item) -> dict:
+def score_clip(clf, corpus, item, room=None) -> dict:
+    """One clip's answer; with `room`, the clip as that room's microphone hears it."""
     from sernet_edge.errors import SernetError
 
     rel = _relative(item.path, corpus.root)
     try:
-        r = clf.classify_file(item.path)
+        if room is None:
+            r = clf.classify_file(item.path)
+        else:
+            from sernet_edge.audio import audio_info, load_audio
+            heard = room.apply(load_audio(item.path), rel, item.speaker)
+            r = clf.classify_array(heard, recorded_rate=audio_info(item.path)[1])
     except SernetError as e:
         return {"file": rel, "speaker": item.speaker, "true": item.label, "error": str(e)}
     clip = {"file": rel, "speaker": item.speaker, "true": item.label, "predicted": r.label,
             "confidence": None if r.confidence is None else round(r.confidence, 6),
-            "speech_seconds": r.speech_seconds}
+            "speech_seconds": r.speech_seconds, "snr_db": r.snr_db}
     if r.warnings:
         clip["warnings"] = [w["code"] for w in r.warnings]
     return clip
@@ -244,12 +305,16 @@ def corpus_report(corpus, sel, clips, bad, labels) -> dict:
 
 # ---- output ----
 
-def table(clf, results, pooled) -> str:
+def table(clf, results, pooled, room=None) -> str:
     labels = clf.labels
     rows = [(r["name"], r) for r in results] + ([(POOLED, pooled)] if pooled else [])
     name_w = max(len(name) for name, _ in rows + [("corpus", None)])
     col = [max(len(lab), 6) for lab in labels]
-    lines = [f"model  {clf.path.name} ({clf.card.get('precision')}, {len(labels)} classes)", "",
+    lines = [f"model  {clf.path.name} ({clf.card.get('precision')}, {len(labels)} classes)"]
+    if room is not None:
+        lines.append(f"heard  {room.name} (noise through each clip and {room.pad_seconds:g} s "
+                     "each side, SNR on the speech)")
+    lines += ["",
              f"{'corpus':<{name_w}}  {'n':>6}  {'UAR':>6}  {'WA':>6}  {'F1':>6}   "
              + "  ".join(f"{lab:>{w}}" for lab, w in zip(labels, col))]
     for name, r in rows:

@@ -82,7 +82,7 @@ def listen(model, device, list_devices, path, realtime, hop, smooth, threshold, 
     clf = EmotionClassifier(model, num_threads=threads)
     rate = clf.features.sample_rate
     try:
-        pipeline = Pipeline(clf, hop, smooth, threshold, make_gate(vad, rate, energy_db),
+        pipeline = Pipeline(clf, hop, smooth, threshold, make_gate(vad, rate, energy_db, track_noise=True),
                             min_speech=min_speech)
     except ValueError as e:
         raise SernetError(str(e)) from None
