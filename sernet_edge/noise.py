@@ -18,6 +18,7 @@ recorded noise files. The same clip, condition and seed always give the same mix
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +136,14 @@ def reverberate(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
     return y.astype(np.float32)
 
 
+@functools.lru_cache(maxsize=8)
+def room_bank(rt60: float, seed: int) -> tuple[np.ndarray, ...]:
+    """16 rooms of this reverberation time, drawn once per (rt60, seed): one takes up to 2 s
+    to simulate, so each clip is played in one of these."""
+    rng = np.random.default_rng([seed, 60])
+    return tuple(room_impulse_response(rt60, rng) for _ in range(ROOMS))
+
+
 def import_pyroomacoustics():
     try:
         import pyroomacoustics
@@ -189,11 +198,7 @@ class Room:
             raise SernetError("noise and an SNR go together: give both or neither")
         if self.kind == "files" and not self.noises:
             raise SernetError("noise 'files' needs at least one recording")
-        self._rooms: list[np.ndarray] = []
-        if self.rt60 is not None:
-            # a few rooms drawn once (one takes up to 2 s), each clip played in one of them
-            rng = np.random.default_rng([self.seed, 60])
-            self._rooms = [room_impulse_response(self.rt60, rng) for _ in range(ROOMS)]
+        self._rooms = room_bank(self.rt60, self.seed) if self.rt60 is not None else ()
 
     @property
     def name(self) -> str:

@@ -34,6 +34,7 @@ NOISE_MARGIN_DB = 6.0            # the floor this far over a recording's steady 
 STEADY_RANGE_DB = 3.0            # frames within this of the 10th percentile are its noise...
 STEADY_MIN_FRAMES = 5            # ...when 0.5 s of them in a row...
 STEADY_SPREAD_DB = 6.0           # ...stay within this of each other
+EDGE_OVER_NOISE_DB = 1.5        # kept edges of speech stay this far over the noise
 MIN_SPEECH_OVER_FLOOR_DB = 6.0   # the floor stays this far under the loudest frame
 NOISY_SNR_DB = 12.0              # under it most answers differ from the clean recording's
 MIN_SPEECH_SECONDS = 1.5         # listen's shortest speech: on less, answers are mostly wrong
@@ -130,10 +131,11 @@ class Levels:
     noise_db: float | None
 
 
-def recording_levels(chunks, rate: int) -> Levels:
+def recording_levels(chunks, rate: int, track_noise: bool = True) -> Levels:
     """The gate's energy floor for a recording: 30 dB below its loudest 0.1 s frame, within
     [-60 dBFS, listen's floor], and raised to 6 dB above its steady noise where it has one
-    (`steady_noise_db`), but no closer than 6 dB under its loudest frame. No floor when its level never varies
+    (`steady_noise_db`; not with `track_noise` False, the rule before noise was measured),
+    but no closer than 6 dB under its loudest frame. No floor when its level never varies
     by 3 dB (between its 10th and 95th percentile frame)."""
     from sernet_edge.vad import DEFAULT_ENERGY_DB, level_dbfs
     size = _frame_size(rate)
@@ -147,7 +149,7 @@ def recording_levels(chunks, rate: int) -> Levels:
     if high - low < MIN_LEVEL_SPREAD_DB:
         return Levels(None, noise)
     floor = min(DEFAULT_ENERGY_DB, max(LOWEST_FLOOR_DB, levels.max() - FLOOR_BELOW_PEAK_DB))
-    if noise is not None:
+    if noise is not None and track_noise:
         floor = max(floor, min(noise + NOISE_MARGIN_DB, levels.max() - MIN_SPEECH_OVER_FLOOR_DB))
     return Levels(float(floor), noise)
 
@@ -205,6 +207,10 @@ def speech_only(chunks, gate, rate: int, track: SpeechTrack, floor_db: float | N
 
     pause = int(round(MAX_PAUSE_SECONDS / FRAME_SECONDS))
     hang = int(round(HANGOVER_SECONDS / FRAME_SECONDS))
+    # edges are kept down to 15 dB under the floor, but never at the room's noise level
+    edge_db = -np.inf if floor_db is None else floor_db - HANGOVER_RANGE_DB
+    if track.noise_db is not None:
+        edge_db = max(edge_db, track.noise_db + EDGE_OVER_NOISE_DB)
     ahead: deque = deque()        # (index, start sample, frame, level, is speech), undecided
     last_speech = None            # index of the newest speech frame already decided
 
@@ -218,7 +224,7 @@ def speech_only(chunks, gate, rate: int, track: SpeechTrack, floor_db: float | N
             return True
         near = ((last_speech is not None and index - last_speech <= hang)
                 or (after is not None and after - index <= hang))
-        return near and (floor_db is None or level >= floor_db - HANGOVER_RANGE_DB)
+        return near and level >= edge_db
 
     def release(n_left: int):
         while len(ahead) > n_left:
@@ -264,12 +270,14 @@ def warnings_for(track: SpeechTrack, recorded_rate: int | None) -> list[dict]:
     return out
 
 
-def recording_gate(chunks, rate: int, vad: str = FILE_GATE, track: SpeechTrack | None = None):
+def recording_gate(chunks, rate: int, vad: str = FILE_GATE, track: SpeechTrack | None = None,
+                   track_noise: bool = True):
     """(gate, its energy floor) set by this recording's level (`chunks()` gives its chunk
-    stream); (None, None) with vad off. `track` gets the recording's steady noise level."""
+    stream); (None, None) with vad off. `track` gets the recording's steady noise level
+    (`track_noise` False: the gate before noise was measured, for comparisons)."""
     from sernet_edge.vad import make_gate
-    levels = recording_levels(chunks(), rate)
-    if track is not None:
+    levels = recording_levels(chunks(), rate, track_noise)
+    if track is not None and track_noise:
         track.noise_db = levels.noise_db
     if vad == "off":
         return None, None

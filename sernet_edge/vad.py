@@ -68,15 +68,20 @@ class EnergyGate:
         self.threshold_db = threshold_db
         self.noise = NoiseFloor(sample_rate) if sample_rate else None
 
+    @property
+    def noise_db(self) -> float | None:
+        """The stream's steady noise level so far (dBFS); None without tracking or noise."""
+        return self.noise.noise_db if self.noise is not None else None
+
     def threshold(self) -> float:
         from sernet_edge.speech import NOISE_MARGIN_DB
-        noise = self.noise.noise_db if self.noise is not None else None
+        noise = self.noise_db
         return self.threshold_db if noise is None else max(self.threshold_db, noise + NOISE_MARGIN_DB)
 
     def is_speech(self, hop: np.ndarray, level_db: float) -> bool:
         if self.noise is not None:
             self.noise.update(hop)
-        return level_db >= self.threshold()
+        return bool(level_db >= self.threshold())
 
 
 class WebRtcGate:
@@ -94,6 +99,10 @@ class WebRtcGate:
         self.frame = int(sample_rate * WEBRTC_FRAME_SECONDS)
         self.energy = EnergyGate(threshold_db, sample_rate if track_noise else None)
         self.min_fraction = min_fraction
+
+    @property
+    def noise_db(self) -> float | None:
+        return self.energy.noise_db
 
     def is_speech(self, hop: np.ndarray, level_db: float) -> bool:
         if not self.energy.is_speech(hop, level_db):

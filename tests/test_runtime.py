@@ -119,14 +119,14 @@ def test_json_and_csv_shapes(tiny_models, clips):
     assert [Path(d["file"]).name for d in data] == [p.name for p in clips[:3]]
     for d in data:
         assert set(d) == {"file", "label", "confidence", "probabilities", "duration", "windows",
-                          "speech_seconds", "warnings"}
+                          "speech_seconds", "snr_db", "warnings"}
         assert list(d["probabilities"]) == tiny_models["labels"]
         assert abs(sum(d["probabilities"].values()) - 1) < 1e-4
     res = runner.invoke(main, ["classify", "-m", str(tiny_models["float32"]), "-f", "csv",
                                "--windows", "--hop", "0.5", str(clips[5])])
     rows = list(csv.DictReader(io.StringIO(res.stdout)))
     labels = tiny_models["labels"]
-    assert list(rows[0]) == ["file", "row", "start", "end", "speech_seconds", "label", "confidence",
+    assert list(rows[0]) == ["file", "row", "start", "end", "speech_seconds", "snr_db", "label", "confidence",
                              *[f"p_{lab}" for lab in labels], "warnings", "error"]
     assert len(rows) == 1 + len(json.loads(runner.invoke(
         main, ["classify", "-m", str(tiny_models["float32"]), "-f", "json", "--hop", "0.5",

@@ -372,7 +372,7 @@ def test_cli_json_lines(model_path, timeline):
     ends = hop_ends(len(x))
     assert len(lines) == len(ends) == len(x) // HOP_N + 1   # the last, partial hop included
     keys = {"timestamp", "wall_time", "label", "confidence", "probabilities", "level_dbfs",
-            "gated", "overflows"}
+            "gated", "overflows", "noise_dbfs", "snr_db", "noisy"}
     for d, end in zip(lines, ends):
         assert set(d) == keys
         assert d["timestamp"] == pytest.approx(end / RATE, abs=1e-6)

@@ -119,7 +119,8 @@ def _table(results, labels, windows) -> str:
     if all(r is None for _, r, _ in results):
         return ""   # nothing classified: the error lines are the whole report
     width = max([len(Path(p).name) for p, r, _ in results if r is not None] + [4])
-    lines = [f"{'file':<{width}}  {'emotion':<10} {'conf':>5}  {'secs':>6}  {'speech':>6}  top-3"]
+    lines = [f"{'file':<{width}}  {'emotion':<10} {'conf':>5}  {'secs':>6}  {'speech':>6}  "
+             f"{'SNR':>5}  top-3"]
     for path, r, err in results:
         name = Path(path).name
         if err:
@@ -127,8 +128,9 @@ def _table(results, labels, windows) -> str:
         top3 = sorted((r.probabilities or {}).items(), key=lambda kv: -kv[1])[:3]
         conf = f"{r.confidence:5.2f}" if r.has_speech else f"{'-':>5}"
         flags = "".join(f"  [{w['code']}]" for w in r.warnings)
+        snr = f"{r.snr_db:5.1f}" if r.snr_db is not None else f"{'-':>5}"
         lines.append(f"{name:<{width}}  {r.label:<10} {conf}  {r.duration:6.2f}  "
-                     f"{r.speech_seconds:6.2f}  "
+                     f"{r.speech_seconds:6.2f}  {snr}  "
                      + "  ".join(f"{k} {v:.2f}" for k, v in top3) + flags)
         if windows and len(r.windows) > 1:
             for w in r.windows:
@@ -148,19 +150,20 @@ def _csv(results, labels, windows) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     # `row` says what a line is: the whole file's answer, or one window of it
-    w.writerow(["file", "row", "start", "end", "speech_seconds", "label", "confidence",
+    w.writerow(["file", "row", "start", "end", "speech_seconds", "snr_db", "label", "confidence",
                 *[f"p_{lab}" for lab in labels], "warnings", "error"])
     for path, r, err in results:
         if err:
-            w.writerow([path, "file", "", "", "", "", "", *[""] * len(labels), "", err])
+            w.writerow([path, "file", "", "", "", "", "", "", *[""] * len(labels), "", err])
             continue
         probs = [f"{r.probabilities[lab]:.6f}" for lab in labels] if r.has_speech else [""] * len(labels)
-        w.writerow([path, "file", 0.0, r.duration, r.speech_seconds, r.label,
+        w.writerow([path, "file", 0.0, r.duration, r.speech_seconds,
+                    "" if r.snr_db is None else r.snr_db, r.label,
                     f"{r.confidence:.6f}" if r.has_speech else "", *probs,
                     "; ".join(x["message"] for x in r.warnings), ""])
         if windows:
             for win in r.windows:
-                w.writerow([path, "window", win.start, win.end, "", win.label,
+                w.writerow([path, "window", win.start, win.end, "", "", win.label,
                             f"{win.confidence:.6f}",
                             *[f"{win.probabilities[lab]:.6f}" for lab in labels], "", ""])
     return buf.getvalue()

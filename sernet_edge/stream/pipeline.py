@@ -99,11 +99,30 @@ class Event:
     level_dbfs: float
     gated: bool
     overflows: int = 0                       # input overflows so far (set by `run`)
+    noise_dbfs: float | None = None          # the stream's steady noise, when the gate knows it
+
+    @property
+    def snr_db(self) -> float | None:
+        """The speech hop over the stream's noise, in dB; None for a gated hop or when the
+        noise is not known."""
+        if self.noise_dbfs is None or self.gated:
+            return None
+        over = 10 ** (self.level_dbfs / 10) - 10 ** (self.noise_dbfs / 10)
+        return round(float(10 * np.log10(max(over, 1e-12) / 10 ** (self.noise_dbfs / 10))), 1)
+
+    @property
+    def noisy(self) -> bool:
+        """An answer on speech that is too close to the noise to trust."""
+        from sernet_edge.speech import NOISY_SNR_DB
+        return self.probabilities is not None and self.snr_db is not None \
+            and self.snr_db < NOISY_SNR_DB
 
     def to_dict(self) -> dict:
         return {"timestamp": self.timestamp, "wall_time": round(self.wall_time, 3),
                 "label": self.label, "confidence": self.confidence,
                 "probabilities": self.probabilities, "level_dbfs": round(self.level_dbfs, 2),
+                "noise_dbfs": None if self.noise_dbfs is None else round(self.noise_dbfs, 2),
+                "snr_db": self.snr_db, "noisy": self.noisy,
                 "gated": self.gated, "overflows": self.overflows}
 
 
@@ -179,13 +198,15 @@ class Pipeline:
         self._decided += len(hop)
         t = round(self._decided / self.rate, TIME_DECIMALS)
         level = level_dbfs(hop)
-        if self.gate is not None and not self.gate.is_speech(hop, level):
+        speech = self.gate is None or self.gate.is_speech(hop, level)
+        noise = getattr(self.gate, "noise_db", None)
+        if not speech:
             self.smoother.reset()
             self._voiced = 0
-            return Event(t, self.wall_clock(), SILENCE, None, None, level, True)
+            return Event(t, self.wall_clock(), SILENCE, None, None, level, True, noise_dbfs=noise)
         self._voiced = min(self._voiced + len(hop), len(self.ring.buf))
         if self._voiced < self.min_speech_samples:
-            return Event(t, self.wall_clock(), LISTENING, None, None, level, False)
+            return Event(t, self.wall_clock(), LISTENING, None, None, level, False, noise_dbfs=noise)
         # only the speech since the last silent hop: `extract` then centre-pads it with zeros,
         # as training padded short utterances, instead of showing the model background noise
         window = self.ring.window()[-self._voiced:]
@@ -194,7 +215,7 @@ class Pipeline:
         confidence = float(mean[top])
         label = self.labels[top] if confidence >= self.threshold else UNCERTAIN
         probs = {lab: float(v) for lab, v in zip(self.labels, mean)}
-        return Event(t, self.wall_clock(), label, confidence, probs, level, False)
+        return Event(t, self.wall_clock(), label, confidence, probs, level, False, noise_dbfs=noise)
 
 
 @dataclass

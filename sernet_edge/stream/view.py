@@ -62,8 +62,10 @@ class PlainView:
         self.out = out
 
     def show(self, event: Event) -> None:
+        snr = f"  SNR {event.snr_db:5.1f} dB" if event.snr_db is not None else ""
         self.out.write(f"{event.timestamp:9.2f} s  {headline(event):<34} level "
-                       f"{event.level_dbfs:6.1f} dBFS  overflows {event.overflows}\n")
+                       f"{event.level_dbfs:6.1f} dBFS{snr}  overflows {event.overflows}"
+                       f"{'  [noisy]' if event.noisy else ''}\n")
         self.out.flush()
 
     def finish(self) -> None:
