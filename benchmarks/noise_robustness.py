@@ -112,6 +112,28 @@ def run_model(model: str, corpora, conds, noises, limit) -> dict:
     return report
 
 
+SNR_BINS = (-10, 0, 5, 10, 15, 20, 25, 30, 40)
+
+
+def changed_by_snr(reports: list[dict]) -> list[tuple[float, float, int, float]]:
+    """(low, high, clips, % whose answer differs from the clean clip's) per estimated-SNR bin."""
+    pairs = []
+    for r in reports:
+        for c in r["corpora"].values():
+            clean = c["conditions"]["clean"]["answers"]
+            for name, cond in c["conditions"].items():
+                if " dB" not in name:
+                    continue
+                pairs += [(snr, a != b) for snr, a, b in zip(cond["snr_db"], cond["answers"], clean)
+                          if snr is not None]
+    out = []
+    for lo, hi in zip(SNR_BINS, SNR_BINS[1:]):
+        inside = [ch for snr, ch in pairs if lo <= snr < hi]
+        if inside:
+            out.append((lo, hi, len(inside), 100 * float(np.mean(inside))))
+    return out
+
+
 def markdown(reports: list[dict], meta: dict) -> str:
     names = list(reports[0]["mean_uar_shared"])
     lines = [f"# The models in a room ({meta['date']})", "",
@@ -123,6 +145,13 @@ def markdown(reports: list[dict], meta: dict) -> str:
              "|---|" + "---:|" * len(reports)]
     for n in names:
         lines.append(f"| {n} | " + " | ".join(f"{r['mean_uar_shared'][n]:.1f}" for r in reports) + " |")
+    lines += ["", "Answers that differ from the clean clip's, by the SNR `classify` estimates for "
+              "the noisy clip (every model, corpus and noise condition; rooms without noise and "
+              "clips with no steady noise found are left out). The `noisy` warning's level is "
+              "the highest bin where most answers change:", "",
+              "| estimated SNR | clips | answers changed |", "|---|---:|---:|"]
+    for lo, hi, n, share in changed_by_snr(reports):
+        lines.append(f"| {lo:g} to {hi:g} dB | {n} | {share:.1f} % |")
     lines += ["", "Per corpus (UAR on its classes; in brackets the share of answers that differ "
               "from the clean clip's):", ""]
     for r in reports:

@@ -6,7 +6,7 @@
     ->  view (terminal or JSON lines)
 
 pipeline.py  Ring, Smoother, Event, Pipeline, Summary, run
-vad.py       energy and WebRTC voice-activity gates
+(the gates, energy and WebRTC, are sernet_edge.vad's: files and live share them)
 sources.py   MicrophoneSource (sounddevice, lazy), ReplaySource / file_source, device lookup
 view.py      live terminal view, plain lines, JSON lines, summary text
 """
