@@ -34,7 +34,7 @@ from sernet_edge.bench.timing import machine_info
 from sernet_edge.corpora import load_corpus
 from sernet_edge.io import write_text
 from sernet_edge.noise import Room, Talkers, read_noise_files
-from sernet_edge.speech import FILE_GATE, SpeechTrack, recording_gate, speech_only
+from sernet_edge.speech import SpeechTrack, recording_gate, speech_only
 from sernet_edge.vad import DEFAULT_ENERGY_DB, make_gate, webrtc_available
 
 PAD_SECONDS = 2.0
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
             tally = {g: np.zeros(8) for g in gates}
             for name, it in clips:
                 x = load_audio(it.path)
-                speech = kept_mask(x, FILE_GATE, False)        # the clean clip's speech
+                speech = kept_mask(x, "energy", False)        # the clean clip's speech
                 y = room.apply(x, str(it.path), f"{name}/{it.speaker}")
                 pad = int(PAD_SECONDS * SAMPLE_RATE)
                 truth = np.zeros(len(y), bool)

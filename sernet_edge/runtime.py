@@ -26,7 +26,7 @@ from sernet_edge.card import feature_config, read_card
 from sernet_edge.errors import ModelError
 from sernet_edge.features import extract
 from sernet_edge.interpreter import from_output, make_interpreter, to_input
-from sernet_edge.speech import (FILE_GATE, NO_SPEECH, SpeechTrack, recording_gate, speech_only,
+from sernet_edge.speech import (NO_SPEECH, SpeechTrack, recording_gate, speech_only,
                                 warnings_for)
 from sernet_edge.tflite_file import read_model, weights_sha256
 
@@ -118,10 +118,9 @@ class Result:
 
 
 class EmotionClassifier:
-    """`vad`: the voice-activity gate that finds the speech: "energy" (what "auto" means for
-    recordings), "webrtc" (WebRTC VAD over the energy floor, `listen`'s default where
-    installed: on files it cuts quiet speech, experiments/speech-gate-for-files), "off"
-    (every sample, silence included)."""
+    """`vad`: the voice-activity gate that finds the speech: "energy" (what "auto" means),
+    "webrtc" (WebRTC VAD over the energy floor: on files it cuts quiet speech,
+    experiments/speech-gate-for-files), "off" (every sample, silence included)."""
 
     def __init__(self, model: str | os.PathLike | None = None, num_threads: int | None = None,
                  hop_seconds: float = DEFAULT_HOP_SECONDS, vad: str = "auto"):
@@ -142,7 +141,7 @@ class EmotionClassifier:
             raise ModelError(f"hop must be positive, got {hop_seconds}")
         self.hop_seconds = hop_seconds
         from sernet_edge.vad import make_gate
-        self.vad = FILE_GATE if vad == "auto" else vad
+        self.vad = vad
         make_gate(self.vad, self.features.sample_rate)   # an unknown or missing gate fails here
 
     # ---- one window ----

@@ -49,7 +49,6 @@ BAND_CHECK_SECONDS = 1.0         # of speech, before its band is judged
 CLIP_LEVEL = 0.99                # a sample this close to full scale counts as clipped
 CLIPPED_FRACTION = 0.001         # of the speech samples
 NO_SPEECH = "no speech"
-FILE_GATE = "energy"     # what "auto" means on recordings: WebRTC VAD cut 8-19 % of CREMA-D's speech
 
 
 @dataclass
@@ -270,7 +269,7 @@ def warnings_for(track: SpeechTrack, recorded_rate: int | None) -> list[dict]:
     return out
 
 
-def recording_gate(chunks, rate: int, vad: str = FILE_GATE, track: SpeechTrack | None = None,
+def recording_gate(chunks, rate: int, vad: str = "auto", track: SpeechTrack | None = None,
                    track_noise: bool = True):
     """(gate, its energy floor) set by this recording's level (`chunks()` gives its chunk
     stream); (None, None) with vad off. `track` gets the recording's steady noise level

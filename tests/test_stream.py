@@ -329,7 +329,8 @@ def test_webrtc_gate_rejects_hum_that_the_energy_gate_passes():
     assert not web.is_speech(np.zeros(HOP_N, np.float32), -120.0)
 
 
-def test_vad_auto_falls_back_to_energy_without_webrtcvad(monkeypatch):
+def test_vad_auto_is_the_energy_gate_and_webrtc_needs_its_extra(monkeypatch):
+    assert isinstance(make_gate("auto", RATE), EnergyGate)
     monkeypatch.setitem(sys.modules, "webrtcvad", None)
     assert isinstance(make_gate("auto", RATE), EnergyGate)
     assert make_gate("off", RATE) is None

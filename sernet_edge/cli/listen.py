@@ -37,9 +37,9 @@ from sernet_edge.vad import DEFAULT_ENERGY_DB, VAD_CHOICES
                    "then a hop says 'listening'. Shorter stretches of speech are mostly "
                    "misread (docs/results.md).")
 @click.option("--vad", type=click.Choice(VAD_CHOICES), default="auto", show_default=True,
-              help="Voice-activity gate: webrtc (WebRTC VAD above the energy floor), energy "
-                   "(level only), off; auto = webrtc if installed, else energy. Gated hops are "
-                   "reported as 'silence' without inference.")
+              help="Voice-activity gate: energy (the level, over --energy-db and 6 dB over the "
+                   "room's steady noise of the last 5 s), webrtc (also WebRTC VAD), off; auto = "
+                   "energy. Gated hops are reported as 'silence' without inference.")
 @click.option("--energy-db", type=float, default=DEFAULT_ENERGY_DB, show_default=True,
               help="Energy floor of the gate: RMS level of the newest hop in dBFS.")
 @click.option("--json", "as_json", is_flag=True,
