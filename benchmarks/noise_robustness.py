@@ -167,13 +167,21 @@ def markdown(reports: list[dict], meta: dict) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("corpora", nargs="+")
-    ap.add_argument("-m", "--model", action="append", required=True,
+    ap.add_argument("corpora", nargs="*")
+    ap.add_argument("-m", "--model", action="append", default=[],
                     help="a bundled model's name or a .tflite file (repeatable)")
     ap.add_argument("--limit", type=int, default=None, help="clips per corpus, spread evenly")
     ap.add_argument("--noise-dir", default=None, help="recorded noise for testing")
     ap.add_argument("-o", "--out", type=Path, required=True, help="folder for the results")
+    ap.add_argument("--table-only", action="store_true",
+                    help="only rewrite --out/README.md from the result files there")
     a = ap.parse_args(argv)
+    if a.table_only:
+        reports = [json.loads(p.read_text()) for p in sorted(a.out.glob("*.json"))]
+        meta = {"date": reports[0]["date"], "corpora": list(reports[0]["corpora"]),
+                "limit": reports[0]["limit"]}
+        write_text(a.out / "README.md", markdown(reports, meta))
+        return 0
     corpora = [load_corpus(p) for p in a.corpora]
     noises = read_noise_files([a.noise_dir]) if a.noise_dir else []
     conds = conditions(a.noise_dir)
