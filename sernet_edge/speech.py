@@ -36,8 +36,9 @@ STEADY_MIN_FRAMES = 5            # ...when 0.5 s of them in a row...
 STEADY_SPREAD_DB = 6.0           # ...stay within this of each other
 EDGE_OVER_NOISE_DB = 1.5        # kept edges of speech stay this far over the noise
 MIN_SPEECH_OVER_FLOOR_DB = 6.0   # the floor stays this far under the loudest frame
-NOISY_SNR_DB = 20.0              # under it most answers differ from the clean recording's (57-80 %
-                                 # of 18,000 noisy clips; benchmarks/results/noise-robustness-2026-12-07)
+NOISY_SNR_DB = 20.0              # under it most answers differ from the clean recording's: 58-80 %
+                                 # of 12,300 noisy clips, 33-45 % above (benchmarks/results/
+                                 # noise-robustness-2026-12-07)
 MIN_SPEECH_SECONDS = 1.5         # listen's shortest speech: on less, answers are mostly wrong
 NARROWBAND_HZ = 4000.0
 NARROWBAND_DB = -50.0            # energy above 4 kHz this far below the total: none there
