@@ -534,6 +534,29 @@ def cortex_m_boards(*results: Source) -> str:
                   right=[False, False, True, True, True] + [False] * len(fam))
 
 
+def cortex_m_first_convs(*results: Source) -> str:
+    """The sentence on the first three convolutions (one input channel) from the per-operator
+    tables: their instructions per MAC in each model, against the other convolutions'."""
+    def conv_ipm(r):
+        convs = [o for o in r["per_op"]["ops"] if o["op"] == "CONV_2D"]
+        first, rest = convs[:3], convs[3:]
+        share = sum(o["instructions"] for o in first) / r["per_op"]["invoke_instructions"]
+        return ([o["instructions"] / o["macs"] for o in first], [o["instructions"] / o["macs"] for o in rest],
+                share)
+
+    parts, others, shares = [], [], []
+    for r in results:
+        first, rest, share = conv_ipm(r)
+        short = _short_name(r["model"])
+        parts.append(f"{min(first):.1f}-{max(first):.1f}" + (" instructions per multiply-accumulate"
+                                                              if not parts else "") + f" in `{short}`")
+        others += rest
+        shares.append(f"{100 * share:.0f} % of `{short}`'s")
+    return (f"first convolutions, on a single input channel, run at {', '.join(parts[:-1])} and "
+            f"{parts[-1]}, against {min(others):.1f}-{max(others):.1f} "
+            f"for the others, and take {', '.join(shares[:-1])} and {shares[-1]} `Invoke()`.\n")
+
+
 RENDERERS = {"counted": counted, "timing": timing, "timing-default": timing_default,
              "stages": stages, "int8-speed": int8_speed, "arena": arena,
              "cortex-m-firmware": cortex_m_firmware, "cortex-m-m4": cortex_m_m4,
@@ -542,7 +565,7 @@ RENDERERS = {"counted": counted, "timing": timing, "timing-default": timing_defa
              "cortex-m-parity": cortex_m_parity, "cortex-m-speed": cortex_m_speed,
              "arm64": arm64, "arm64-time": arm64_time,
              "cortex-m-family": cortex_m_family, "cortex-m-boards": cortex_m_boards,
-             "cortex-m55": cortex_m55}
+             "cortex-m55": cortex_m55, "cortex-m-first-convs": cortex_m_first_convs}
 
 
 # ---- the docs ----
@@ -583,11 +606,30 @@ def _shown(path) -> str:
 
 
 def stale(paths=DOCS) -> list[str]:
-    """One line per generated table whose text differs from its result file's."""
-    out = []
+    """One line per generated table whose text differs from its result file's, and one per
+    cited Cortex-M result whose .md is not what benchmarks/cortex-m/all_clips.py writes from
+    its JSON now."""
+    out, cited = [], set()
     for path in paths:
-        _, changed = update(Path(path).read_text())
+        text = Path(path).read_text()
+        _, changed = update(text)
         out += [f"{_shown(path)}: table '{t}' is out of date with {s}" for s, t in changed]
+        cited |= {one for m in BLOCK.finditer(text) for one in m.group(2).split(",")}
+    return out + stale_cortex_m_markdown(sorted(cited))
+
+
+def stale_cortex_m_markdown(sources) -> list[str]:
+    sys.path.insert(0, str(REPO / "benchmarks" / "cortex-m"))
+    from all_clips import markdown
+    out = []
+    for one in sources:
+        r = json.loads((REPO / one).read_text())
+        if not (Path(one).name.startswith("cortex-m-") and "per_clip" in r and "date_utc" in r):
+            continue
+        md = REPO / one.removesuffix(".json")
+        if md.with_suffix(".md").read_text() != markdown({**r, "date": r["date_utc"]}):
+            out.append(f"{md.with_suffix('.md').relative_to(REPO)}: differs from what all_clips.py "
+                       f"writes from its JSON (python benchmarks/cortex-m/all_clips.py --markdown {one})")
     return out
 
 
