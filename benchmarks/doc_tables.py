@@ -557,6 +557,28 @@ def cortex_m_first_convs(*results: Source) -> str:
             f"for the others, and take {', '.join(shares[:-1])} and {shares[-1]} `Invoke()`.\n")
 
 
+def ethos_u55(r: Source, *m55: Source) -> str:
+    """Vela's estimates for the Ethos-U55 (benchmarks/ethos_u.py), beside the same models'
+    Invoke() on the emulated Cortex-M55 alone when those results are given."""
+    cpu = {_cm(x)["short"]: _cm(x) for x in m55}
+    mhz = r["config_clock_hz"] / 1e6
+    rows = []
+    for m in r["models"]:
+        for a in m["runs"]:
+            c = cpu.get(m["short"])
+            rows.append([f"`{m['short']}`", a["accelerator"], f"{a['cycles_per_window'] / 1e6:.2f} M",
+                         f"{a['ms_per_window_at_config_clock']:.1f} ms",
+                         _b(a["sram_used_bytes"]), _b(a["flash_used_bytes"]),
+                         "none" if not a["cpu_operators"] else ", ".join(a["cpu_operator_kinds"]),
+                         _mi(c["inv"]) if c else "-"])
+    return _table(["model", "NPU", "estimated cycles per 3 s window", f"at {mhz:g} MHz",
+                   "SRAM (estimate)", "flash (estimate)", "operators left to the CPU",
+                   "Invoke() on the M55 alone, instructions (emulated)"], rows,
+                  right=[False, False, True, True, True, True, False, True]) + (
+        f"\n(Vela {r['vela_version']}, `{r['config']}` system config `{r['system_config']}`, memory mode "
+        f"`{r['memory_mode']}`: `{r.md}`.)\n")
+
+
 RENDERERS = {"counted": counted, "timing": timing, "timing-default": timing_default,
              "stages": stages, "int8-speed": int8_speed, "arena": arena,
              "cortex-m-firmware": cortex_m_firmware, "cortex-m-m4": cortex_m_m4,
@@ -565,7 +587,8 @@ RENDERERS = {"counted": counted, "timing": timing, "timing-default": timing_defa
              "cortex-m-parity": cortex_m_parity, "cortex-m-speed": cortex_m_speed,
              "arm64": arm64, "arm64-time": arm64_time,
              "cortex-m-family": cortex_m_family, "cortex-m-boards": cortex_m_boards,
-             "cortex-m55": cortex_m55, "cortex-m-first-convs": cortex_m_first_convs}
+             "cortex-m55": cortex_m55, "cortex-m-first-convs": cortex_m_first_convs,
+             "ethos-u55": ethos_u55}
 
 
 # ---- the docs ----
