@@ -46,6 +46,26 @@ unsigned long long sernet_app_clock(void)
     __asm volatile("cpsie i" ::: "memory");
     return (unsigned long long)w * 0x1000000u + (0xFFFFFFu - v);
 }
+/* stack high-water mark: 48 KB below main's frame painted first, read back at the end */
+#define STACK_PAINT 0xA5A5A5A5u
+#define STACK_WORDS (48 * 1024 / 4)
+static uint32_t *stack_floor;
+static void paint_stack(void)
+{
+    uint32_t *sp, *p;
+    __asm volatile("mov %0, sp" : "=r"(sp));
+    stack_floor = sp - STACK_WORDS;
+    for (p = stack_floor; p < sp - 16; ++p)
+        *(volatile uint32_t *)p = STACK_PAINT;
+}
+static unsigned stack_used(void)
+{
+    extern uint32_t __StackTop;
+    const uint32_t *p = stack_floor;
+    while (*p == STACK_PAINT)
+        ++p;
+    return (unsigned)((const char *)&__StackTop - (const char *)p);
+}
 static void clock_start(void)
 {
     SYST_RVR = 0xFFFFFF;
@@ -71,9 +91,8 @@ static void show(const sernet_app_event *ev, unsigned long long g, unsigned long
     printf(" level %.3f gated %d ticks %llu %llu %llu\n", ev->level_db, ev->gated, g, f, i);
 }
 
-int main(int argc, char **argv)
+static int app_run(const char *path)
 {
-    const char *path;
     static int16_t block[SERNET_APP_BLOCK];
     sernet_app_event ev;
     unsigned long long g = 0, f = 0, i = 0;
@@ -81,19 +100,16 @@ int main(int argc, char **argv)
     size_t n;
     int rc;
     FILE *in;
-#ifdef SERNET_APP_INPUT
-    path = SERNET_APP_INPUT;
-    (void)argc;
-    (void)argv;
-#else
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s AUDIO.raw (mono int16 at %d Hz)\n", argv[0], SERNET_FE_SAMPLE_RATE);
-        return 2;
-    }
-    path = argv[1];
-#endif
 #ifdef SERNET_APP_SYSTICK
+    paint_stack();
     clock_start();
+    {
+        /* the clock against the instruction count: 1,000,000 two-instruction iterations */
+        unsigned long long t0 = sernet_app_clock();
+        uint32_t k = 1000000;
+        __asm volatile("1: subs %0, %0, #1\n bne 1b" : "+r"(k) : : "cc");
+        printf("calibration: 2,000,000 instructions = %llu ticks\n", sernet_app_clock() - t0);
+    }
 #endif
     if (sernet_app_tflm_init(&arena_used) != 0) {
         printf("error: the model does not fit the arena\n");
@@ -132,5 +148,24 @@ int main(int argc, char **argv)
     }
     fclose(in);
     printf("done: %ld hops, %lu samples dropped\n", app.hops, (unsigned long)app.overflows);
+#ifdef SERNET_APP_SYSTICK
+    printf("stack: %u bytes\n", stack_used());
+#endif
     return 0;
 }
+
+#ifdef SERNET_APP_INPUT
+int main(void)
+{
+    return app_run(SERNET_APP_INPUT);
+}
+#else
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s AUDIO.raw (mono int16 at %d Hz)\n", argv[0], SERNET_FE_SAMPLE_RATE);
+        return 2;
+    }
+    return app_run(argv[1]);
+}
+#endif
