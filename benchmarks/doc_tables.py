@@ -579,6 +579,47 @@ def ethos_u55(r: Source, *m55: Source) -> str:
         f"`{r['memory_mode']}`: `{r.md}`.)\n")
 
 
+APP_HOPS = (0.5, 1.0, 2.0)
+
+
+def cortex_m_clock_per_hop(*results: Source) -> str:
+    """The clock each model needs to answer every hop, from one window's instructions (front
+    end + Invoke(), which `export-c --app` spends on each answering hop): MHz = instructions /
+    hop. On the M4 a lower bound on cycles; on the M55 no bound (see above)."""
+    rows = []
+    for r in results:
+        c = _cm(r)
+        core = "Cortex-M55" if r.get("core") == "m55" else "Cortex-M4"
+        rows.append([f"`{c['short']}`", core, _mi(c["total"]),
+                     *[f"{c['total'] / hop / 1e6:.0f} MHz" for hop in APP_HOPS], f"`{r.md}`"])
+    return _table(["model", "core", "instructions per answering hop",
+                   *[f"answering every {hop:g} s" for hop in APP_HOPS], "from"], rows,
+                  right=[False, False] + [True] * (1 + len(APP_HOPS)) + [False])
+
+
+def cortex_m_app(*results: Source) -> str:
+    """The streaming app measured in the emulator (benchmarks/cortex-m/app_hops.py): per hop
+    length, instructions per second of audio, an answering hop's work, the CPU share at the
+    named clocks, RAM and flash of the whole app, parity with listen."""
+    rows = []
+    for r in results:
+        core = "Cortex-M55" if r.get("core") == "m55" else "Cortex-M4"
+        for run in r["runs"]:
+            s, c, z = run["summary"], run["comparison"], run["sizes"]
+            a = s["median_answering_hop"]
+            ram = z["ram_static_bytes"] + run["info"].get("stack_peak_bytes", 0)
+            shares = ", ".join(f"{n.split(' (')[0]} {100 * v:.0f} %" for n, v in s["cpu_share_answering_every_hop"].items())
+            rows.append([f"`{r['short']}`", core, f"{run['hop_s']:g} s",
+                         f"{a['front_end'] / 1e6:.1f} M + {a['invoke'] / 1e6:.1f} M",
+                         f"{s['instructions_per_second_of_audio_total'] / 1e6:.1f} M", shares,
+                         _b(z["flash_bytes"]), _b(ram),
+                         "yes" if c["equal"] else "NO", f"`{r.md}`"])
+    return _table(["model", "core", "hop", "answering hop: front end + Invoke()",
+                   "per second of the test stream", "CPU share answering every hop",
+                   "app flash", "app RAM", "every hop = listen", "result"], rows,
+                  right=[False, False, True, True, True, False, True, True, False, False])
+
+
 RENDERERS = {"counted": counted, "timing": timing, "timing-default": timing_default,
              "stages": stages, "int8-speed": int8_speed, "arena": arena,
              "cortex-m-firmware": cortex_m_firmware, "cortex-m-m4": cortex_m_m4,
@@ -588,7 +629,8 @@ RENDERERS = {"counted": counted, "timing": timing, "timing-default": timing_defa
              "arm64": arm64, "arm64-time": arm64_time,
              "cortex-m-family": cortex_m_family, "cortex-m-boards": cortex_m_boards,
              "cortex-m55": cortex_m55, "cortex-m-first-convs": cortex_m_first_convs,
-             "ethos-u55": ethos_u55}
+             "ethos-u55": ethos_u55, "cortex-m-clock-per-hop": cortex_m_clock_per_hop,
+             "cortex-m-app": cortex_m_app}
 
 
 # ---- the docs ----

@@ -12,11 +12,6 @@
 #include "sernet_app_tflm.h"
 #include "/*@MODEL_HEADER@*/"
 
-#ifndef SERNET_APP_ARENA_BYTES
-// the card's host figure plus a margin (CMSIS-NN's scratch buffers differ from the reference kernels')
-#define SERNET_APP_ARENA_BYTES (SERNET_CARD_ARENA_BYTES + 16 * 1024)
-#endif
-
 namespace {
 alignas(16) uint8_t arena[SERNET_APP_ARENA_BYTES];
 constexpr bool card_has(const char *op) {
