@@ -620,6 +620,36 @@ def cortex_m_app(*results: Source) -> str:
                   right=[False, False, True, True, True, False, True, True, False, False])
 
 
+def cortex_m_app_boards(*results: Source) -> str:
+    """Which part answers how often with which model, running the whole streaming app
+    (benchmarks/cortex-m/app_hops.py on the emulated Cortex-M4): its flash and RAM (static +
+    stack) must fit, and an answering hop's instructions (front end + Invoke(), the median
+    hop) must fit in the hop at the part's clock; the shortest such hop of 0.5, 1 and 2 s."""
+    apps = []
+    for r in results:
+        run = r["runs"][0]
+        a = run["summary"]["median_answering_hop"]
+        apps.append({"short": r["short"], "flash": run["sizes"]["flash_bytes"],
+                     "ram": run["sizes"]["ram_static_bytes"] + run["info"].get("stack_peak_bytes", 0),
+                     "hop_work": a["gate"] + a["front_end"] + a["invoke"]})
+    rows = []
+    for part, core, mhz, flash_kib, ram_kib, comparable in BOARDS:
+        if not comparable:
+            continue
+        cells = []
+        for c in apps:
+            fits_flash = flash_kib is None or c["flash"] <= flash_kib * 1024
+            fits_ram = c["ram"] <= ram_kib * 1024
+            if not (fits_flash and fits_ram):
+                cells.append("no: " + " and ".join(x for x, ok in (("RAM", fits_ram), ("flash", fits_flash)) if not ok))
+                continue
+            hop = next((h for h in APP_HOPS if c["hop_work"] <= mhz * 1e6 * h), None)
+            cells.append(f"**every {hop:g} s**" if hop else f"fits; {c['hop_work'] / (mhz * 1e6):.1f} s an answer")
+        rows.append([part, core, f"{mhz}", f"{ram_kib:,} KiB", *cells])
+    return _table(["part", "core", "MHz", "SRAM", *[f"`{c['short']}` ({c['ram'] / 1024:.0f} KiB RAM)" for c in apps]],
+                  rows, right=[False, False, True, True] + [False] * len(apps))
+
+
 RENDERERS = {"counted": counted, "timing": timing, "timing-default": timing_default,
              "stages": stages, "int8-speed": int8_speed, "arena": arena,
              "cortex-m-firmware": cortex_m_firmware, "cortex-m-m4": cortex_m_m4,
@@ -630,7 +660,7 @@ RENDERERS = {"counted": counted, "timing": timing, "timing-default": timing_defa
              "cortex-m-family": cortex_m_family, "cortex-m-boards": cortex_m_boards,
              "cortex-m55": cortex_m55, "cortex-m-first-convs": cortex_m_first_convs,
              "ethos-u55": ethos_u55, "cortex-m-clock-per-hop": cortex_m_clock_per_hop,
-             "cortex-m-app": cortex_m_app}
+             "cortex-m-app": cortex_m_app, "cortex-m-app-boards": cortex_m_app_boards}
 
 
 # ---- the docs ----

@@ -179,6 +179,8 @@ def main(argv=None) -> int:
     ap.add_argument("--core", choices=sorted(CORES), default="m4")
     ap.add_argument("--hop", type=float, action="append", help="seconds (repeatable; default 0.5 and 1)")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--build", type=Path, help="build folder, kept between runs (default: a temporary one); "
+                    "one per model and core saves rebuilding CMSIS-NN")
     args = ap.parse_args(argv)
     path = resolve_model(args.model)
     card = read_card(path)
@@ -195,8 +197,8 @@ def main(argv=None) -> int:
         sf.write(tmp / "noisy.wav", stream, rate, subtype="PCM_16")
         raw = tmp / "noisy.raw"
         stream.astype("<i2").tofile(raw)
-        build = tmp / "build"
-        build.mkdir()
+        build = args.build.resolve() if args.build else tmp / "build"
+        build.mkdir(parents=True, exist_ok=True)
         for k, hop in enumerate(args.hop or [0.5, 1.0]):
             text = run_hop(args.tflm, args.model, args.core, hop, raw, build, rebuild=k == 0)
             hops, info = parse(text, len(card["labels"]))
@@ -215,7 +217,17 @@ def main(argv=None) -> int:
               "ticks_per_instruction_as_the_board_clock": all(
                   abs(r["info"].get("calibration_ticks", 0) * ipt / 2e6 - 1) < 0.001 for r in runs)}
     date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    import hashlib
+
+    from sernet_edge.export_c import app_sources, generate
+    data = path.read_bytes()
+    fe = generate(data, path.stem, card)
+    app_text = app_sources(path.stem, card, **app_settings())
     result = {"date": date, "date_utc": date[:10], "core": args.core, "model": path.name, "short": short,
+              "weights_sha256": card.get("weights_sha256"), "file_bytes": len(data),
+              # the generated C the figures are of (tests/test_doc_tables.py regenerates them)
+              "front_end_sha256": hashlib.sha256((fe["sernet_frontend.h"] + fe["sernet_frontend.c"]).encode()).hexdigest(),
+              "app_sha256": hashlib.sha256("".join(app_text[k] for k in sorted(app_text)).encode()).hexdigest(),
               "command": f"python benchmarks/cortex-m/app_hops.py TFLM --model {args.model}"
                          + (f" --core {args.core}" if args.core != "m4" else "")
                          + "".join(f" --hop {h:g}" for h in (args.hop or [])),
