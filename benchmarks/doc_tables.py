@@ -534,6 +534,122 @@ def cortex_m_boards(*results: Source) -> str:
                   right=[False, False, True, True, True] + [False] * len(fam))
 
 
+def cortex_m_first_convs(*results: Source) -> str:
+    """The sentence on the first three convolutions (one input channel) from the per-operator
+    tables: their instructions per MAC in each model, against the other convolutions'."""
+    def conv_ipm(r):
+        convs = [o for o in r["per_op"]["ops"] if o["op"] == "CONV_2D"]
+        first, rest = convs[:3], convs[3:]
+        share = sum(o["instructions"] for o in first) / r["per_op"]["invoke_instructions"]
+        return ([o["instructions"] / o["macs"] for o in first], [o["instructions"] / o["macs"] for o in rest],
+                share)
+
+    parts, others, shares = [], [], []
+    for r in results:
+        first, rest, share = conv_ipm(r)
+        short = _short_name(r["model"])
+        parts.append(f"{min(first):.1f}-{max(first):.1f}" + (" instructions per multiply-accumulate"
+                                                              if not parts else "") + f" in `{short}`")
+        others += rest
+        shares.append(f"{100 * share:.0f} % of `{short}`'s")
+    return (f"first convolutions, on a single input channel, run at {', '.join(parts[:-1])} and "
+            f"{parts[-1]}, against {min(others):.1f}-{max(others):.1f} "
+            f"for the others, and take {', '.join(shares[:-1])} and {shares[-1]} `Invoke()`.\n")
+
+
+def ethos_u55(r: Source, *m55: Source) -> str:
+    """Vela's estimates for the Ethos-U55 (benchmarks/ethos_u.py), beside the same models'
+    Invoke() on the emulated Cortex-M55 alone when those results are given."""
+    cpu = {_cm(x)["short"]: _cm(x) for x in m55}
+    mhz = r["config_clock_hz"] / 1e6
+    rows = []
+    for m in r["models"]:
+        for a in m["runs"]:
+            c = cpu.get(m["short"])
+            rows.append([f"`{m['short']}`", a["accelerator"], f"{a['cycles_per_window'] / 1e6:.2f} M",
+                         f"{a['ms_per_window_at_config_clock']:.1f} ms",
+                         _b(a["sram_used_bytes"]), _b(a["flash_used_bytes"]),
+                         "none" if not a["cpu_operators"] else ", ".join(a["cpu_operator_kinds"]),
+                         _mi(c["inv"]) if c else "-"])
+    return _table(["model", "NPU", "estimated cycles per 3 s window", f"at {mhz:g} MHz",
+                   "SRAM (estimate)", "flash (estimate)", "operators left to the CPU",
+                   "Invoke() on the M55 alone, instructions (emulated)"], rows,
+                  right=[False, False, True, True, True, True, False, True]) + (
+        f"\n(Vela {r['vela_version']}, `{r['config']}` system config `{r['system_config']}`, memory mode "
+        f"`{r['memory_mode']}`: `{r.md}`.)\n")
+
+
+APP_HOPS = (0.5, 1.0, 2.0)
+
+
+def cortex_m_clock_per_hop(*results: Source) -> str:
+    """The clock each model needs to answer every hop, from one window's instructions (front
+    end + Invoke(), which `export-c --app` spends on each answering hop): MHz = instructions /
+    hop. On the M4 a lower bound on cycles; on the M55 no bound (see above)."""
+    rows = []
+    for r in results:
+        c = _cm(r)
+        core = "Cortex-M55" if r.get("core") == "m55" else "Cortex-M4"
+        rows.append([f"`{c['short']}`", core, _mi(c["total"]),
+                     *[f"{c['total'] / hop / 1e6:.0f} MHz" for hop in APP_HOPS], f"`{r.md}`"])
+    return _table(["model", "core", "instructions per answering hop",
+                   *[f"answering every {hop:g} s" for hop in APP_HOPS], "from"], rows,
+                  right=[False, False] + [True] * (1 + len(APP_HOPS)) + [False])
+
+
+def cortex_m_app(*results: Source) -> str:
+    """The streaming app measured in the emulator (benchmarks/cortex-m/app_hops.py): per hop
+    length, instructions per second of audio, an answering hop's work, the CPU share at the
+    named clocks, RAM and flash of the whole app, parity with listen."""
+    rows = []
+    for r in results:
+        core = "Cortex-M55" if r.get("core") == "m55" else "Cortex-M4"
+        for run in r["runs"]:
+            s, c, z = run["summary"], run["comparison"], run["sizes"]
+            a = s["median_answering_hop"]
+            ram = z["ram_static_bytes"] + run["info"].get("stack_peak_bytes", 0)
+            shares = ", ".join(f"{n.split(' (')[0]} {100 * v:.0f} %" for n, v in s["cpu_share_answering_every_hop"].items())
+            rows.append([f"`{r['short']}`", core, f"{run['hop_s']:g} s",
+                         f"{a['front_end'] / 1e6:.1f} M + {a['invoke'] / 1e6:.1f} M",
+                         f"{s['instructions_per_second_of_audio_total'] / 1e6:.1f} M", shares,
+                         _b(z["flash_bytes"]), _b(ram),
+                         "yes" if c["equal"] else "NO", f"`{r.md}`"])
+    return _table(["model", "core", "hop", "answering hop: front end + Invoke()",
+                   "per second of the test stream", "CPU share answering every hop",
+                   "app flash", "app RAM", "every hop = listen", "result"], rows,
+                  right=[False, False, True, True, True, False, True, True, False, False])
+
+
+def cortex_m_app_boards(*results: Source) -> str:
+    """Which part answers how often with which model, running the whole streaming app
+    (benchmarks/cortex-m/app_hops.py on the emulated Cortex-M4): its flash and RAM (static +
+    stack) must fit, and an answering hop's instructions (front end + Invoke(), the median
+    hop) must fit in the hop at the part's clock; the shortest such hop of 0.5, 1 and 2 s."""
+    apps = []
+    for r in results:
+        run = r["runs"][0]
+        a = run["summary"]["median_answering_hop"]
+        apps.append({"short": r["short"], "flash": run["sizes"]["flash_bytes"],
+                     "ram": run["sizes"]["ram_static_bytes"] + run["info"].get("stack_peak_bytes", 0),
+                     "hop_work": a["gate"] + a["front_end"] + a["invoke"]})
+    rows = []
+    for part, core, mhz, flash_kib, ram_kib, comparable in BOARDS:
+        if not comparable:
+            continue
+        cells = []
+        for c in apps:
+            fits_flash = flash_kib is None or c["flash"] <= flash_kib * 1024
+            fits_ram = c["ram"] <= ram_kib * 1024
+            if not (fits_flash and fits_ram):
+                cells.append("no: " + " and ".join(x for x, ok in (("RAM", fits_ram), ("flash", fits_flash)) if not ok))
+                continue
+            hop = next((h for h in APP_HOPS if c["hop_work"] <= mhz * 1e6 * h), None)
+            cells.append(f"**every {hop:g} s**" if hop else f"fits; {c['hop_work'] / (mhz * 1e6):.1f} s an answer")
+        rows.append([part, core, f"{mhz}", f"{ram_kib:,} KiB", *cells])
+    return _table(["part", "core", "MHz", "SRAM", *[f"`{c['short']}` ({c['ram'] / 1024:.0f} KiB RAM)" for c in apps]],
+                  rows, right=[False, False, True, True] + [False] * len(apps))
+
+
 RENDERERS = {"counted": counted, "timing": timing, "timing-default": timing_default,
              "stages": stages, "int8-speed": int8_speed, "arena": arena,
              "cortex-m-firmware": cortex_m_firmware, "cortex-m-m4": cortex_m_m4,
@@ -542,7 +658,9 @@ RENDERERS = {"counted": counted, "timing": timing, "timing-default": timing_defa
              "cortex-m-parity": cortex_m_parity, "cortex-m-speed": cortex_m_speed,
              "arm64": arm64, "arm64-time": arm64_time,
              "cortex-m-family": cortex_m_family, "cortex-m-boards": cortex_m_boards,
-             "cortex-m55": cortex_m55}
+             "cortex-m55": cortex_m55, "cortex-m-first-convs": cortex_m_first_convs,
+             "ethos-u55": ethos_u55, "cortex-m-clock-per-hop": cortex_m_clock_per_hop,
+             "cortex-m-app": cortex_m_app, "cortex-m-app-boards": cortex_m_app_boards}
 
 
 # ---- the docs ----
@@ -583,11 +701,30 @@ def _shown(path) -> str:
 
 
 def stale(paths=DOCS) -> list[str]:
-    """One line per generated table whose text differs from its result file's."""
-    out = []
+    """One line per generated table whose text differs from its result file's, and one per
+    cited Cortex-M result whose .md is not what benchmarks/cortex-m/all_clips.py writes from
+    its JSON now."""
+    out, cited = [], set()
     for path in paths:
-        _, changed = update(Path(path).read_text())
+        text = Path(path).read_text()
+        _, changed = update(text)
         out += [f"{_shown(path)}: table '{t}' is out of date with {s}" for s, t in changed]
+        cited |= {one for m in BLOCK.finditer(text) for one in m.group(2).split(",")}
+    return out + stale_cortex_m_markdown(sorted(cited))
+
+
+def stale_cortex_m_markdown(sources) -> list[str]:
+    sys.path.insert(0, str(REPO / "benchmarks" / "cortex-m"))
+    from all_clips import markdown
+    out = []
+    for one in sources:
+        r = json.loads((REPO / one).read_text())
+        if not (Path(one).name.startswith("cortex-m-") and "per_clip" in r and "date_utc" in r):
+            continue
+        md = REPO / one.removesuffix(".json")
+        if md.with_suffix(".md").read_text() != markdown({**r, "date": r["date_utc"]}):
+            out.append(f"{md.with_suffix('.md').relative_to(REPO)}: differs from what all_clips.py "
+                       f"writes from its JSON (python benchmarks/cortex-m/all_clips.py --markdown {one})")
     return out
 
 

@@ -25,8 +25,15 @@ TABLES_MARK = "/*@TABLES@*/"
 PER_LINE = 6
 
 
-def export_c(model, out_dir) -> list[Path]:
-    """Write the model array, front end, card header and example main.c into `out_dir`."""
+APP_FILES = {"sernet_app.h": "app.h", "sernet_app.c": "app.c", "sernet_gate.h": "gate.h",
+             "sernet_gate.c": "gate.c", "sernet_app_tflm.h": "app_tflm.h",
+             "sernet_app_tflm.cc": "app_tflm.cc", "app_main.c": "app_main.c"}
+SETTINGS_MARK = "/*@SETTINGS@*/"
+
+
+def export_c(model, out_dir, app: dict | None = None) -> list[Path]:
+    """Write the model array, front end, card header and example main.c into `out_dir`;
+    with `app` (the streaming app's settings, `app_settings`), the streaming app too."""
     from sernet_edge.io import make_dirs, write_text
     from sernet_edge.runtime import resolve_model
 
@@ -38,6 +45,8 @@ def export_c(model, out_dir) -> list[Path]:
                          f"this one is {card['precision']}")
     out = make_dirs(out_dir)
     files = generate(data, path.stem, card)
+    if app is not None:
+        files.update(app_sources(path.stem, card, **app))
     written = []
     for name, text in files.items():
         write_text(out / name, text)
@@ -55,6 +64,60 @@ def generate(model: bytes, name: str, card: dict) -> dict[str, str]:
             FRONTEND_H: frontend_header(features, scale, zero, origin=name),
             FRONTEND_C: frontend_source(features),
             MAIN_C: template(MAIN_C)}
+
+
+# ---- the streaming app (c_templates/app*.c, gate.c) ----
+
+def app_settings(hop: float | None = None, smooth: int | None = None, threshold: float | None = None,
+                 min_speech: float | None = None, energy_db: float | None = None) -> dict:
+    """The app's settings, `listen`'s defaults for those not given."""
+    from sernet_edge.stream.pipeline import (DEFAULT_HOP_SECONDS, DEFAULT_MIN_SPEECH_SECONDS,
+                                             DEFAULT_SMOOTH, DEFAULT_THRESHOLD)
+    from sernet_edge.vad import DEFAULT_ENERGY_DB
+    return {"hop": DEFAULT_HOP_SECONDS if hop is None else hop,
+            "smooth": DEFAULT_SMOOTH if smooth is None else smooth,
+            "threshold": DEFAULT_THRESHOLD if threshold is None else threshold,
+            "min_speech": DEFAULT_MIN_SPEECH_SECONDS if min_speech is None else min_speech,
+            "energy_db": DEFAULT_ENERGY_DB if energy_db is None else energy_db}
+
+
+def app_sources(name: str, card: dict, hop: float, smooth: int, threshold: float,
+                min_speech: float, energy_db: float) -> dict[str, str]:
+    """The streaming app's files for the model `name` with `card`: the same decisions as
+    sernet_edge/stream/pipeline.py with these settings (checked as Pipeline checks them)."""
+    features = feature_config(card)
+    rate, window = features.sample_rate, features.num_samples
+    hop_samples = int(round(hop * rate))
+    if not 0 < hop_samples <= window:
+        raise ModelError(f"hop must be between 1/{rate} s and the model window ({features.seconds:g} s), got {hop:g} s")
+    if smooth < 1:
+        raise ModelError(f"smooth must be at least 1, got {smooth}")
+    if not 0.0 <= threshold <= 1.0:
+        raise ModelError(f"threshold must be within [0, 1], got {threshold:g}")
+    if not 0.0 <= min_speech <= features.seconds:
+        raise ModelError(f"min_speech must be between 0 and the model window ({features.seconds:g} s), got {min_speech:g} s")
+    settings = "\n".join([
+        f"/* settings: hop {hop:g} s, smooth {smooth}, threshold {threshold:g}, min speech {min_speech:g} s, "
+        f"energy floor {energy_db:g} dBFS */",
+        f"#define SERNET_APP_HOP_SAMPLES {hop_samples}  /* listen --hop */",
+        f"#define SERNET_APP_SMOOTH {smooth}  /* listen --smooth */",
+        f"#define SERNET_APP_THRESHOLD {float(threshold)!r}  /* listen --threshold */",
+        f"#define SERNET_APP_MIN_SPEECH_SAMPLES {int(round(min_speech * rate))}  /* listen --min-speech */",
+        f"#define SERNET_APP_ENERGY_DB ({float(energy_db)!r})  /* listen --energy-db (--vad energy) */"])
+    header, array = c_header_name(name), c_array_symbol(name)
+    out = {}
+    for target, source in APP_FILES.items():
+        text = template(source)
+        text = text.replace(SETTINGS_MARK, settings)
+        text = text.replace("/*@MODEL_HEADER@*/", header).replace("/*@MODEL_ARRAY@*/", array)
+        out[target] = text
+    return out
+
+
+def c_array_symbol(name: str) -> str:
+    """The model array's C name in the files `c_array_files` writes."""
+    from sernet_edge.c_array import c_identifier
+    return f"{c_identifier(name)}_model_data"
 
 
 # ---- the front end ----

@@ -156,3 +156,19 @@ def test_a_table_needs_its_result_files(tmp_path):
     doc.write_text(MARK.format("benchmarks/results/model-2026-12-01.json", "cortex-m-fit") + END + "\n")
     with pytest.raises(SystemExit, match="table 'cortex-m-fit' cannot be made from"):
         doc_tables.stale([doc])
+
+
+def test_the_app_results_quoted_are_of_the_current_app():
+    """The streaming app's figures (benchmarks/cortex-m/app_hops.py) move with its generated C:
+    export-c --app must still write the sources the quoted result was measured with."""
+    import hashlib
+
+    from sernet_edge.card import read_card
+    from sernet_edge.export_c import app_settings, app_sources
+    for source in _cited("cortex-m-app-"):
+        result = json.loads((REPO / source).read_text())
+        shipped = REPO / "models" / result["model"]
+        text = app_sources(shipped.stem, read_card(shipped), **app_settings())
+        now = hashlib.sha256("".join(text[k] for k in sorted(text)).encode()).hexdigest()
+        assert result.get("app_sha256") == now, \
+            f"{source} measured another app: rerun benchmarks/cortex-m/app_hops.py"

@@ -3,6 +3,7 @@
 
     python benchmarks/cortex-m/all_clips.py /path/to/tflite-micro --model multi-micro
     python benchmarks/cortex-m/all_clips.py /path/to/tflite-micro --model multi-micro --core m55
+    python benchmarks/cortex-m/all_clips.py --markdown benchmarks/results/cortex-m-X.json  # its .md anew
 
 Each clip is one build.sh run (the TFLM objects are compiled once, in the TFLM tree, and
 reused). The result goes to benchmarks/results/cortex-m-<model>-<date>.json and .md (with
@@ -259,7 +260,8 @@ def markdown(r: dict) -> str:
                f"instructions; the profiler's overhead about {po['profiler_overhead_instructions_per_event']:g} "
                f"instructions per operator ({po['profiler_overhead_instructions_total']:,} in all), inside "
                f"`Invoke()`'s {po['invoke_instructions'] / 1e6:.2f} M. MACs as `sernet_edge/bench/graph.py` "
-               "counts them. Instructions are a lower bound on cycles.", "",
+               "counts them. " + ("Instructions are a lower bound on cycles." if r.get("core", "m4") == "m4"
+                                  else "As above, on this core instructions bound cycles neither way."), "",
                "| op kind | count | MACs | M instr. | share of Invoke() | instr./MAC |", "|---|---:|---:|---:|---:|---:|"]
         for k in po["by_kind"]:
             md.append(f"| {k['op']} | {k['count']} | {k['macs']:,} | {k['instructions'] / 1e6:.2f} | "
@@ -289,13 +291,23 @@ def main() -> int:
     from sernet_edge.runtime import BUNDLED, bundled_clips, resolve_model
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("tflm", type=Path, help="a tflite-micro tree (see README.md; tflm_tree.sh makes one)")
+    ap.add_argument("tflm", type=Path, nargs="?",
+                    help="a tflite-micro tree (see README.md; tflm_tree.sh makes one)")
     ap.add_argument("--model", default="multi-micro", help="a bundled model's name or a .tflite path with its card")
     ap.add_argument("--out", type=Path, help="JSON to write (.md beside it); default "
                     "benchmarks/results/cortex-m-<model>[-m55]-<date>.json, never overwritten")
     ap.add_argument("--core", choices=sorted(CORES), default="m4",
                     help="m4: QEMU mps2-an386 (Cortex-M4F); m55: mps3-an547 (Cortex-M55, Helium)")
+    ap.add_argument("--markdown", type=Path, nargs="+", metavar="JSON",
+                    help="only write each result's .md anew from its JSON (the JSON is not touched)")
     args = ap.parse_args()
+    if args.markdown:
+        for j in args.markdown:
+            r = json.loads(j.read_text())
+            write_atomic(j.with_suffix(".md"), markdown({**r, "date": r["date_utc"]}))
+        return 0
+    if args.tflm is None:
+        ap.error("a tflite-micro tree is needed (or --markdown)")
     global INSTRUCTIONS_PER_TICK
     core = CORES[args.core]
     INSTRUCTIONS_PER_TICK = core["instructions_per_tick"]
