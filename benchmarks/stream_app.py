@@ -14,9 +14,8 @@ step), the gate's decision. Audio: each bundled clip, and a stream made from the
 one after another with pauses, under pink-ish noise at 20 dB below the speech, written as
 16-bit PCM so both sides read the same samples).
 
-The gate is the energy gate (`--vad energy`): the C twin of `listen`'s default where the WebRTC
-VAD is not installed. listen's `--vad auto` uses WebRTC's VAD when it is; the app has no twin
-of that one.
+The gate is the energy gate over the room's noise floor (`--vad energy`, what `--vad auto`
+means): sernet_gate.c is its C twin. The app has no twin of `--vad webrtc`.
 
 Writes benchmarks/results/stream-app-<model>-<date>.json and .md (never overwritten), or --out.
 Exit status 1 unless every hop agrees.
@@ -176,7 +175,8 @@ def listen_events_builtin(model: str, wav: Path, settings: dict) -> list[dict]:
     clf._input, clf._output = interp.get_input_details()[0], interp.get_output_details()[0]
     rate = clf.features.sample_rate
     pipeline = Pipeline(clf, settings["hop"], settings["smooth"], settings["threshold"],
-                        make_gate("energy", rate, settings["energy_db"]), min_speech=settings["min_speech"])
+                        make_gate("energy", rate, settings["energy_db"], track_noise=True),
+                        min_speech=settings["min_speech"])
     events = []
     run(sources.file_source(str(wav), rate, realtime=False), pipeline, lambda e: events.append(e.to_dict()))
     return events

@@ -102,3 +102,56 @@ def test_the_gate_twin_decides_as_the_energy_gate(tmp_path):
         assert (level >= -45.0) == gate.is_speech(f, level_dbfs(f))
     z = np.zeros(100, np.int16)
     assert g.sernet_gate_level_db(z.ctypes.data_as(ctypes.POINTER(ctypes.c_int16)), 100) == -120.0
+
+
+@needs_host_build
+def test_the_gate_twin_follows_the_noise_floor_as_listen_does(tmp_path):
+    """sernet_gate.c's noise floor against vad.EnergyGate(track_noise): hop after hop of a
+    stream with steady noise, speech bursts and a louder noise later, every decision and
+    threshold equal."""
+    import ctypes
+    import subprocess
+
+    from sernet_edge.export_c import export_c
+    from sernet_edge.noise import coloured_noise
+    from sernet_edge.vad import EnergyGate, level_dbfs
+    export_c("multi-xs-micro", tmp_path, {"hop": 0.5, "smooth": 3, "threshold": 0.5, "min_speech": 1.5,
+                                          "energy_db": -45.0})
+    lib = tmp_path / "libgate.so"
+    subprocess.run([CC, "-std=c99", "-O2", "-fPIC", "-shared", str(tmp_path / "sernet_gate.c"), "-lm",
+                    "-o", str(lib)], check=True)
+    g = ctypes.CDLL(str(lib))
+    g.sernet_gate_level_db.restype = ctypes.c_double
+    g.sernet_gate_level_db.argtypes = [ctypes.POINTER(ctypes.c_int16), ctypes.c_long]
+    g.sernet_gate_threshold_db.restype = ctypes.c_double
+    g.sernet_gate_is_speech.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int16),
+                                        ctypes.c_long, ctypes.c_double]
+    g.sernet_gate_init.argtypes = [ctypes.c_void_p, ctypes.c_double]
+    g.sernet_gate_threshold_db.argtypes = [ctypes.c_void_p]
+    state = ctypes.create_string_buffer(4096)        # larger than sernet_gate
+    g.sernet_gate_init(state, -45.0)
+    rng = np.random.default_rng(3)
+    rate = 16000
+    parts = [coloured_noise("pink", 3 * rate, rng) * 10 ** (-38 / 20)]
+    for k in range(3):                               # bursts 12-20 dB over the noise, then noise
+        burst = coloured_noise("white", rate, rng) * 10 ** ((-26 + 4 * k) / 20)
+        parts += [burst + coloured_noise("pink", rate, rng) * 10 ** (-38 / 20),
+                  coloured_noise("pink", 2 * rate, rng) * 10 ** (-38 / 20)]
+    parts.append(coloured_noise("brown", 4 * rate, rng) * 10 ** (-30 / 20))
+    s = np.round(np.clip(np.concatenate(parts), -1, 32767 / 32768) * 32768).astype(np.int16)
+    gate = EnergyGate(-45.0, rate)
+    decisions = []
+    for hop_n in (8000, 4000):                       # 0.5 s hops, and 0.25 s: frames span hops
+        g.sernet_gate_init(state, -45.0)
+        gate = EnergyGate(-45.0, rate)
+        for i in range(0, len(s) - hop_n + 1, hop_n):
+            h = np.ascontiguousarray(s[i:i + hop_n])
+            f = h.astype(np.float32) / 32768
+            level = g.sernet_gate_level_db(h.ctypes.data_as(ctypes.POINTER(ctypes.c_int16)), hop_n)
+            c = g.sernet_gate_is_speech(state, h.ctypes.data_as(ctypes.POINTER(ctypes.c_int16)),
+                                        hop_n, level)
+            py = gate.is_speech(f, level_dbfs(f))
+            assert bool(c) == py, i
+            assert g.sernet_gate_threshold_db(state) == pytest.approx(gate.threshold(), abs=1e-9)
+            decisions.append(py)
+    assert any(decisions) and not all(decisions)     # both kinds of hop were decided

@@ -5,6 +5,13 @@
 #include <stdint.h>
 
 #define SERNET_GATE_LEVEL_FLOOR_DB (-120.0)   /* vad.LEVEL_FLOOR_DB: digital silence */
+#define SERNET_GATE_FRAME 1600                /* speech.FRAME_SECONDS at 16 kHz */
+#define SERNET_GATE_HISTORY 50                /* vad.NOISE_HISTORY_SECONDS of frames */
+#define SERNET_GATE_NOISE_MARGIN_DB 6.0       /* speech.NOISE_MARGIN_DB */
+#define SERNET_GATE_STEADY_RANGE_DB 3.0       /* speech.STEADY_RANGE_DB */
+#define SERNET_GATE_STEADY_SPREAD_DB 6.0      /* speech.STEADY_SPREAD_DB */
+#define SERNET_GATE_STEADY_FRAMES 5           /* speech.STEADY_MIN_FRAMES */
+#define SERNET_GATE_LOWEST_FLOOR_DB (-60.0)   /* speech.LOWEST_FLOOR_DB */
 
 #ifdef __cplusplus
 extern "C" {
@@ -12,13 +19,22 @@ extern "C" {
 
 typedef struct {
     double threshold_db;    /* vad.DEFAULT_ENERGY_DB (-45) unless --energy-db says otherwise */
+    double levels[SERNET_GATE_HISTORY];   /* the last 5 s of 0.1 s frame levels, a ring */
+    int count, next;        /* frames in the ring; where the next one goes */
+    uint64_t partial_sum;   /* the frame being filled: its sum of squares and samples */
+    long partial_n;
+    int has_noise;          /* a steady noise floor was found in the ring */
+    double noise_db;
 } sernet_gate;
 
 void sernet_gate_init(sernet_gate *gate, double threshold_db);
 /* the hop's RMS level in dBFS (a full-scale sine is -3 dBFS), as vad.level_dbfs */
 double sernet_gate_level_db(const int16_t *hop, long n);
-/* 1: speech worth classifying; 0: silence (no inference, the smoothing restarts) */
+/* 1: speech worth classifying; 0: silence (no inference, the smoothing restarts). Each call
+ * also feeds the hop to the noise floor (vad.NoiseFloor), so call it on every hop, in order. */
 int sernet_gate_is_speech(sernet_gate *gate, const int16_t *hop, long n, double level_db);
+/* the threshold the next hop is held to: the floor, or 6 dB over the steady noise if higher */
+double sernet_gate_threshold_db(const sernet_gate *gate);
 
 #ifdef __cplusplus
 }
