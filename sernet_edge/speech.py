@@ -134,10 +134,10 @@ class Levels:
 
 def recording_levels(chunks, rate: int, track_noise: bool = True) -> Levels:
     """The gate's energy floor for a recording: 30 dB below its loudest 0.1 s frame, within
-    [-60 dBFS, listen's floor], and raised to 6 dB above its steady noise where it has one
-    (`steady_noise_db`; not with `track_noise` False, the rule before noise was measured),
-    but no closer than 6 dB under its loudest frame. No floor when its level never varies
-    by 3 dB (between its 10th and 95th percentile frame)."""
+    [-60 dBFS, listen's floor], and the level of its steady noise where it has one
+    (`steady_noise_db`; not with `track_noise` False, the rule before noise was measured):
+    `speech_only` then leaves out each second or more that stays within 6 dB of it. No floor
+    when its level never varies by 3 dB (between its 10th and 95th percentile frame)."""
     from sernet_edge.vad import DEFAULT_ENERGY_DB, level_dbfs
     size = _frame_size(rate)
     levels = [(level_dbfs(f), len(f) == size) for f in _frames(chunks, size)]
@@ -150,9 +150,7 @@ def recording_levels(chunks, rate: int, track_noise: bool = True) -> Levels:
     if high - low < MIN_LEVEL_SPREAD_DB:
         return Levels(None, noise)
     floor = min(DEFAULT_ENERGY_DB, max(LOWEST_FLOOR_DB, levels.max() - FLOOR_BELOW_PEAK_DB))
-    if noise is not None and track_noise:
-        floor = max(floor, min(noise + NOISE_MARGIN_DB, levels.max() - MIN_SPEECH_OVER_FLOOR_DB))
-    return Levels(float(floor), noise)
+    return Levels(float(floor), noise if track_noise else None)
 
 
 def steady_noise_db(levels: np.ndarray) -> float | None:
@@ -212,16 +210,35 @@ def speech_only(chunks, gate, rate: int, track: SpeechTrack, floor_db: float | N
     edge_db = -np.inf if floor_db is None else floor_db - HANGOVER_RANGE_DB
     if track.noise_db is not None:
         edge_db = max(edge_db, track.noise_db + EDGE_OVER_NOISE_DB)
+    noisy = track.noise_db is not None
+    quiet_db = track.noise_db + NOISE_MARGIN_DB if noisy else -np.inf
     ahead: deque = deque()        # (index, start sample, frame, level, is speech), undecided
     last_speech = None            # index of the newest speech frame already decided
+    quiet_before = 0              # quiet frames in a row just before the one being decided
+
+    def noise_only(level) -> bool:
+        # a second or more within 6 dB of the room's noise is the room, not quiet speech
+        nonlocal quiet_before
+        if level > quiet_db:
+            quiet_before = 0
+            return False
+        run = quiet_before + 1
+        for a in ahead:
+            if a[3] > quiet_db:
+                break
+            run += 1
+        quiet_before += 1
+        return run >= pause
 
     def decide(index, level, speech) -> bool:
         nonlocal last_speech
-        if speech:
+        room = noisy and noise_only(level)
+        if speech and not room:
             last_speech = index
             return True
-        after = next((a[0] for a in ahead if a[4]), None)     # within the next second
-        if last_speech is not None and after is not None and after - last_speech - 1 <= pause:
+        after = next((a[0] for a in ahead if a[4] and a[3] > quiet_db), None)  # within 1 s
+        if (not room and last_speech is not None and after is not None
+                and after - last_speech - 1 <= pause):
             return True
         near = ((last_speech is not None and index - last_speech <= hang)
                 or (after is not None and after - index <= hang))
@@ -233,6 +250,7 @@ def speech_only(chunks, gate, rate: int, track: SpeechTrack, floor_db: float | N
             if decide(index, level, speech):
                 track._keep(start, frame)
                 yield frame
+
 
     for index, frame in enumerate(_frames(chunks, _frame_size(rate))):
         level = level_dbfs(frame)
