@@ -9,6 +9,11 @@ CREMA-D's peak near -40 dBFS; the model hears every file at one level anyway). P
 1 s stay in, so words keep their rhythm, and up to 0.3 s each side of speech, where it is
 within 15 dB of the floor: onsets and decays, not the near-silence a clip is padded with.
 
+A room adds steady noise (a fan, traffic, hum) above that floor. Where the recording has some
+(`steady_noise_db`), each second or more that stays within 6 dB of it is left out as the room,
+not speech, and the kept edges stay above it; the speech's level over it is the recording's SNR
+(`SpeechTrack.snr_db`, and a `noisy` warning below 20 dB).
+
 Alongside, the speech is checked for what is known to change answers: a recording below
 16 kHz, with no energy above 4 kHz (telephone) or little above 7 kHz (low-bitrate MP3), and
 clipping.
