@@ -613,7 +613,10 @@ def cortex_m_app(*results: Source) -> str:
                          f"{a['front_end'] / 1e6:.1f} M + {a['invoke'] / 1e6:.1f} M",
                          f"{s['instructions_per_second_of_audio_total'] / 1e6:.1f} M", shares,
                          _b(z["flash_bytes"]), _b(ram),
-                         "yes" if c["equal"] else "NO", f"`{r.md}`"])
+                         "yes" if c["equal"] else
+                         f"NO: hop {', '.join(map(str, c['labels_differ_at']))}"
+                         + (", a tie within one int8 step" if c.get("labels_differ_only_at_ties") else ""),
+                         f"`{r.md}`"])
     return _table(["model", "core", "hop", "answering hop: front end + Invoke()",
                    "per second of the test stream", "CPU share answering every hop",
                    "app flash", "app RAM", "every hop = listen", "result"], rows,

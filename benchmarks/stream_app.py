@@ -41,6 +41,8 @@ sys.path.insert(0, str(REPO))
 RESULTS = REPO / "benchmarks" / "results"
 NOISE_SEED = 47
 NOISE_BELOW_SPEECH_DB = 20.0
+# app_main.c prints probabilities with 6 decimals: one int8 step compared with that slack
+PRINTED = 1.5e-6
 
 SHIM = r"""
 #include <stdint.h>
@@ -205,7 +207,7 @@ def noisy_stream(clips: list[Path], rate: int) -> np.ndarray:
     return np.round(y * 32768).astype(np.int16)
 
 
-def compare(app: list[dict], ref: list[dict], step: float) -> dict:
+def compare(app: list[dict], ref: list[dict], step: float, threshold: float = 0.5) -> dict:
     """Hop by hop: labels, gate decisions and probabilities (within one int8 step)."""
     n = min(len(app), len(ref))
     label_diff = [i + 1 for i in range(n) if app[i]["label"] != ref[i]["label"]]
@@ -219,11 +221,19 @@ def compare(app: list[dict], ref: list[dict], step: float) -> dict:
         p_ref = list(r["probabilities"].values())
         worst = max(worst, max(abs(x - y) for x, y in zip(a["probabilities"], p_ref)))
         worst_conf = max(worst_conf, abs(a["confidence"] - r["confidence"]))
-    return {"hops": len(ref), "app_hops": len(app), "hops_with_inference": sum(r["probabilities"] is not None for r in ref),
+    # a label can differ with probabilities within a step only at a tie: the host's top
+    # confidence within a step of the threshold, or its runner-up within a step of its top
+    def tie(r):
+        if r["probabilities"] is None:
+            return False
+        p = sorted(r["probabilities"].values(), reverse=True)
+        return abs(p[0] - threshold) <= step + PRINTED or (len(p) > 1 and p[0] - p[1] <= step + PRINTED)
+    ties = [i for i in label_diff if tie(ref[i - 1])]
+    return {"hops": len(ref), "app_hops": len(app), "labels_differ_only_at_ties": ties == label_diff, "hops_with_inference": sum(r["probabilities"] is not None for r in ref),
             "labels_differ_at": label_diff, "gate_differs_at": gate_diff,
             "max_probability_difference": worst, "max_probability_difference_steps": worst / step,
             "max_confidence_difference": worst_conf,
-            "equal": len(app) == len(ref) and not label_diff and not gate_diff and worst <= step * 1.0001}
+            "equal": len(app) == len(ref) and not label_diff and not gate_diff and worst <= step + PRINTED}
 
 
 def main(argv=None) -> int:
