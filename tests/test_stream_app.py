@@ -75,14 +75,12 @@ def test_every_hop_equals_listens_on_a_clip_and_a_noisy_stream(tmp_path):
         assert [e["label"] for e in got] == [e["label"] for e in ref]
 
 
-@needs_host_build
-def test_the_gate_twin_decides_as_the_energy_gate(tmp_path):
-    """sernet_gate.c against vad.EnergyGate with level_dbfs, on hops around the floor."""
+def _gate_library(tmp_path):
+    """export-c's sernet_gate.c built for the host and loaded, its level function typed."""
     import ctypes
     import subprocess
 
     from sernet_edge.export_c import export_c
-    from sernet_edge.vad import EnergyGate, level_dbfs
     export_c("multi-xs-micro", tmp_path, {"hop": 0.5, "smooth": 3, "threshold": 0.5, "min_speech": 1.5,
                                           "energy_db": -45.0})
     lib = tmp_path / "libgate.so"
@@ -91,6 +89,16 @@ def test_the_gate_twin_decides_as_the_energy_gate(tmp_path):
     g = ctypes.CDLL(str(lib))
     g.sernet_gate_level_db.restype = ctypes.c_double
     g.sernet_gate_level_db.argtypes = [ctypes.POINTER(ctypes.c_int16), ctypes.c_long]
+    return g
+
+
+@needs_host_build
+def test_the_gate_twin_decides_as_the_energy_gate(tmp_path):
+    """sernet_gate.c against vad.EnergyGate with level_dbfs, on hops around the floor."""
+    import ctypes
+
+    from sernet_edge.vad import EnergyGate, level_dbfs
+    g = _gate_library(tmp_path)
     rng = np.random.default_rng(0)
     gate = EnergyGate(-45.0)
     for db in np.linspace(-60, -30, 61):
@@ -110,19 +118,10 @@ def test_the_gate_twin_follows_the_noise_floor_as_listen_does(tmp_path):
     stream with steady noise, speech bursts and a louder noise later, every decision and
     threshold equal."""
     import ctypes
-    import subprocess
 
-    from sernet_edge.export_c import export_c
     from sernet_edge.noise import coloured_noise
     from sernet_edge.vad import EnergyGate, level_dbfs
-    export_c("multi-xs-micro", tmp_path, {"hop": 0.5, "smooth": 3, "threshold": 0.5, "min_speech": 1.5,
-                                          "energy_db": -45.0})
-    lib = tmp_path / "libgate.so"
-    subprocess.run([CC, "-std=c99", "-O2", "-fPIC", "-shared", str(tmp_path / "sernet_gate.c"), "-lm",
-                    "-o", str(lib)], check=True)
-    g = ctypes.CDLL(str(lib))
-    g.sernet_gate_level_db.restype = ctypes.c_double
-    g.sernet_gate_level_db.argtypes = [ctypes.POINTER(ctypes.c_int16), ctypes.c_long]
+    g = _gate_library(tmp_path)
     g.sernet_gate_threshold_db.restype = ctypes.c_double
     g.sernet_gate_is_speech.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int16),
                                         ctypes.c_long, ctypes.c_double]
