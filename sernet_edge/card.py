@@ -2,6 +2,8 @@
 
 Written by the converter into the TFLite metadata entry `sernet_edge_card` and beside the
 model as `<model>.json`; read and checked against the interpreter's tensors by the runtime.
+`source` names the training corpora and speakers; `source.heard` (cards since issue 48) every
+speaker the weights heard, a start model's included: what `evaluate` marks (heard.py).
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def generate(model: bytes, name: str, card: dict) -> dict[str, str]:
     """File name -> text, for the model `name` (its file stem) with `card`."""
     features = feature_config(card)
     scale, zero = card["input"]["scale"], card["input"]["zero_point"]
-    header, source = c_array_files(model, name, card)
+    header, source = c_array_files(model, name, card, generator="sernet-edge export-c")
     return {c_header_name(name): header, c_source_name(name): source,
             CARD_H: card_header(name, card),
             FRONTEND_H: frontend_header(features, scale, zero, origin=name),

@@ -417,6 +417,7 @@ def test_cli_converts_with_card_corpus_by_default(trained, tmp_path):
                      result.output)
     loss = card["parity"]["uar_loss_vs_float32"]
     assert line and (line[3] == ("below" if loss > 0 else "above") if loss else line[2] is None)
+    assert line[1] == f"{100 * card['parity']['uar']:.2f}"      # in %, as evaluate prints it
     assert "parity was checked on the calibration clips themselves" in result.output
 
 

@@ -126,13 +126,15 @@ def test_emodb_scores_equal_classify_file_by_hand(emodb, clf, tmp_path):
     # UAR: anger 2/3, neutral 1/2, the other five 1
     assert expected["uar"] == pytest.approx((2 / 3 + 1 / 2 + 5) / 7)
     # per speaker: 08 has fear (right) and neutral (wrong)
-    assert c["speakers"]["08"] == {"n": 2, "uar": 0.5, "wa": 0.5}
+    # (its speakers were all in the model's training set: each is marked heard)
+    assert c["speakers"]["08"] == {"n": 2, "uar": 0.5, "wa": 0.5, "heard": True}
     assert set(c["speakers"]) == {"03", "08", "09", "11", "13", "14"}
+    assert c["heard_in_training"]["n"] == 11 and "never_heard" not in c
 
     row = table_row(out, "emodb")
     assert row[1] == "11"
     assert row[2:5] == [f"{100 * expected[k]:.2f}" for k in ("uar", "wa", "f1")]
-    assert row[5:] == [f"{100 * expected['recall'][lab]:.2f}" for lab in clf.labels]
+    assert row[5:] == [f"{100 * expected['recall'][lab]:.2f}" for lab in clf.labels] + ["*"]
     assert (tmp_path / "out" / "evaluate.txt").read_text() == out
 
 
@@ -269,7 +271,7 @@ def test_evaluate_by_short_name(emodb):
 # ---- (d) JSON and PNG ----
 
 def test_json_and_png_written(emodb, tmp_path):
-    pytest.importorskip("matplotlib", reason="confusion PNGs need matplotlib ([bench] extra)")
+    pytest.importorskip("matplotlib", reason="confusion PNGs need matplotlib ([plot] extra)")
     out = tmp_path / "out"
     code, _, err = run(MODEL, emodb, "-o", out)
     assert code == 0, err
@@ -279,7 +281,7 @@ def test_json_and_png_written(emodb, tmp_path):
     report = json.loads((out / "evaluate.json").read_text())
     assert set(report) == {"command", "sernet_edge_version", "model", "options", "corpora", "pooled"}
     assert set(report["corpora"][0]["clips"][0]) == {"file", "speaker", "true", "predicted",
-                                                     "confidence", "speech_seconds"}
+                                                     "confidence", "speech_seconds", "heard"}
 
 
 def test_without_matplotlib_json_still_written(emodb, tmp_path, monkeypatch):
@@ -292,7 +294,7 @@ def test_without_matplotlib_json_still_written(emodb, tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["evaluate", str(MODEL), str(emodb), "-o", str(out)])
     code, err = result.exit_code, result.stderr
     assert code == 0
-    assert err.count("\n") == 1 and "pip install '.[bench]'" in err
+    assert err.count("\n") == 1 and "pip install '.[plot]'" in err
     assert sorted(p.name for p in out.iterdir()) == ["evaluate.json", "evaluate.txt"]
 
 

@@ -163,7 +163,7 @@ def test_evaluate_in_noise_with_own_recordings(mini_emodb, tmp_path):
     res = CliRunner().invoke(main, ["evaluate", "multi", str(mini_emodb), "--noise", str(noise_dir),
                                     "--snr", "10", "-o", str(out)])
     assert res.exit_code == 0, res.output
-    assert "heard  files 10 dB" in res.output
+    assert "room   files 10 dB" in res.output
     report = json.loads((out / "evaluate.json").read_text())
     assert report["condition"]["snr_db"] == 10 and report["condition"]["noise"] == str(noise_dir)
     assert all(c["snr_db"] is not None for c in report["corpora"][0]["clips"] if c["predicted"] != "no speech")

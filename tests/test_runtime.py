@@ -152,7 +152,7 @@ def test_folder_and_glob_inputs(tiny_models, clips):
                                     folder, folder + "/0*.wav"])
     assert res.exit_code == 0, res.output
     names = [Path(d["file"]).name for d in json.loads(res.stdout)]
-    assert names == [p.name for p in clips] + ["03a01Wa.wav", "08a02Ab.wav", "09b03Fd.wav"]
+    assert names == [p.name for p in clips]     # the glob names three of them again: once each
 
 
 # ---- models that must be refused ----

@@ -229,8 +229,8 @@ def write_chart(results: dict, path) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        from sernet_edge.errors import SernetError
-        raise SernetError("a chart needs matplotlib: pip install matplotlib") from None
+        from sernet_edge.extras import missing
+        raise missing("matplotlib", "bench --chart") from None
 
     from sernet_edge.io import atomic_path
 

@@ -31,6 +31,11 @@ class _Group(click.Group):
             _output_closed()
         except MemoryError:
             _fail(ctx, "out of memory", 1)
+        except ImportError as e:
+            from sernet_edge import extras
+            if extras.extra_for(e.name) is None:   # not an extra's module: ours, code 1
+                _fail(ctx, f"internal error: {type(e).__name__}: {e}", 1)
+            _fail(ctx, extras.message(e.name, ctx.invoked_subcommand), 2)
         except Exception as e:  # an internal error: still one line, code 1
             _fail(ctx, f"internal error: {type(e).__name__}: {e}", 1)
 
@@ -62,7 +67,7 @@ def main(debug):
     """Speech emotion recognition on small devices (Light-SERNet).
 
     \b
-    Device side (no TensorFlow):  classify, evaluate, listen, bench, data
+    Device side (no TensorFlow):  classify, evaluate, listen, bench, data, export-c
     Training side (the [train] extra):  train, convert
     """
 

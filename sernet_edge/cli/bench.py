@@ -84,6 +84,9 @@ def bench(models, threads, seconds, runs, warmup, audio, json_out, chart, per_op
         resolve_model("multi"), resolve_model("multi-float16"))
     if audio is not None and not audio.is_file():
         raise AudioError(f"{audio}: no such audio file")
+    if chart:
+        from sernet_edge.extras import require
+        require("matplotlib", "bench --chart")       # before the minutes of timing
     progress = (lambda msg: click.echo(f"... {msg}", err=True)) if sys.stderr.isatty() else None
     results = benchmark(models, threads=threads, runs=runs, warmup=warmup, audio=audio,
                         timing=not no_timing, micro=not no_micro, progress=progress, seconds=seconds)

@@ -75,7 +75,10 @@ def convert(model_path, out_dir, precision_opts, seconds_list, calibration_path,
     stay under --max-bytes, except float32. Nothing is written unless every file passes.
     """
     from sernet_edge.cli.train import quiet_tensorflow
+    from sernet_edge.extras import require
     quiet_tensorflow(bool(click.get_current_context().find_root().params.get("debug")))
+    for module in ("tensorflow", "keras"):
+        require(module, "convert")
     from sernet_edge.corpora import load_corpus
     from sernet_edge.errors import SernetError
     from sernet_edge.train import convert as conv
@@ -159,8 +162,8 @@ def _summary(paths, max_bytes: int) -> None:
     click.echo(f"{'file':<{width}} {'bytes':>10} {'agree':>6} {'UAR':>6} {'arena':>9}")
     for p, c in cards:
         par, micro = c.get("parity") or {}, c.get("micro") or {}
-        agree = f"{par['agreement_with_keras']:.3f}" if par else "-"
-        uar = f"{par['uar']:.3f}" if par else "-"
+        agree = f"{100 * par['agreement_with_keras']:.2f}" if par else "-"
+        uar = f"{100 * par['uar']:.2f}" if par else "-"
         arena = f"{micro['arena_bytes']:,}" if micro else "-"
         flag = "  over the limit: float32 is the reference" if c["file_bytes"] > max_bytes else ""
         click.echo(f"{p.name:<{width}} {c['file_bytes']:>10,} {agree:>6} {uar:>6} {arena:>9}{flag}")
@@ -170,8 +173,10 @@ def _summary(paths, max_bytes: int) -> None:
             loss = 100 * par["uar_loss_vs_float32"]
             side = "below" if loss > 0 else "above" if loss < 0 else "equal to"
             points = f"{abs(loss):.2f} points " if loss else ""
-            click.echo(f"{p.name}: UAR {par['uar']:.3f}, {points}{side} {par['uar_loss_reference']} "
+            click.echo(f"{p.name}: UAR {100 * par['uar']:.2f}, {points}{side} {par['uar_loss_reference']} "
                        f"on {par['eval_items']} clips")
+    if cards and cards[0][1].get("parity"):
+        click.echo("in %: agree, clips answered as the Keras model answers them; UAR on the parity clips")
     if cards and not cards[0][1].get("parity"):
         click.echo("no parity report: give --eval CORPUS (or a calibration corpus)")
     note = ((cards[0][1].get("conversion") or {}).get("eval_note") or "") if cards else ""

@@ -67,17 +67,24 @@ def evaluate(model, corpora, labels, limit, output, hop, vad, threads, noise, sn
     table per corpus, and pooled over all corpora when there are several: n, UAR (mean
     recall over the classes present), WA (accuracy), macro F1 and each class's recall, in %.
 
+    Speakers the model heard in training (its card says which) score optimistically: every
+    such corpus is marked `*` ("heard in training: scores are optimistic"), a corpus with both
+    kinds gets a row for each, and the UAR per speaker under the table puts them apart.
+
     With -o DIR everything is written there as well (files replaced atomically): the model,
     each corpus's root and counts, what was left out, scores with confusion matrices (rows
     true, columns predicted, in the model's label order), UAR per speaker, and every clip's
-    file, speaker, true class, prediction and confidence.
+    file, speaker, true class, prediction and confidence (and whether the model heard it in
+    training: `heard`, with the heard and never-heard parts' scores per corpus).
     """
+    from sernet_edge import heard as heard_in_training
     from sernet_edge.cli.options import corpus_kwargs
     from sernet_edge.corpora import load_corpus
     from sernet_edge.errors import CorpusError
     from sernet_edge.runtime import EmotionClassifier
 
     clf = EmotionClassifier(model, num_threads=threads, hop_seconds=hop, vad=vad)
+    heard = heard_in_training.trained_on(clf.card)
     wanted = parse_labels(labels, clf.labels)
     loaded = []
     for path in corpora:
@@ -105,11 +112,15 @@ def evaluate(model, corpora, labels, limit, output, hop, vad, threads, noise, sn
                               f"first: {bad[0]['error']}")
         failed += bad
         results.append(corpus_report(corpus, sel, clips, bad, clf.labels))
+        heard_in_training.mark(results[-1], corpus.name, heard,
+                               lambda part: summary(part, clf.labels))
         _say_flagged(corpus.name, clips)
     pooled = None
     if len(results) > 1:
-        pooled = summary([{**c, "speaker": f"{r['name']}/{c['speaker']}"}
-                          for r in results for c in r["clips"]], clf.labels)
+        every = [{**c, "speaker": f"{r['name']}/{c['speaker']}"} for r in results for c in r["clips"]]
+        pooled = summary(every, clf.labels)
+        if heard is not None:
+            heard_in_training.split(pooled, every, lambda part: summary(part, clf.labels))
     text = table(clf, results, pooled, room)
     click.echo(text, nl=False)
     if failed:
@@ -168,7 +179,13 @@ def model_info(clf) -> dict:
     return {"file": str(clf.path), "name": card.get("name") or clf.path.stem,
             "precision": card.get("precision"), "labels": list(clf.labels),
             "trained_on": (card.get("source") or {}).get("corpus"),
+            "heard_in_training": heard_speakers(card),
             "weights_sha256": card.get("weights_sha256")}
+
+
+def heard_speakers(card: dict) -> dict | None:
+    from sernet_edge import heard
+    return heard.describe(heard.trained_on(card))
 
 
 def parse_labels(text: str | None, model_labels: list[str]) -> list[str] | None:
@@ -306,13 +323,15 @@ def corpus_report(corpus, sel, clips, bad, labels) -> dict:
 # ---- output ----
 
 def table(clf, results, pooled, room=None) -> str:
+    from sernet_edge import heard
     labels = clf.labels
     rows = [(r["name"], r) for r in results] + ([(POOLED, pooled)] if pooled else [])
+    rows = [row for name, r in rows for row in [(name, r), *heard.rows(r)]]
     name_w = max(len(name) for name, _ in rows + [("corpus", None)])
     col = [max(len(lab), 6) for lab in labels]
     lines = [f"model  {clf.path.name} ({clf.card.get('precision')}, {len(labels)} classes)"]
     if room is not None:
-        lines.append(f"heard  {room.name} (noise through each clip and {room.pad_seconds:g} s "
+        lines.append(f"room   {room.name} (noise through each clip and {room.pad_seconds:g} s "
                      "each side, SNR on the speech)")
     lines += ["",
              f"{'corpus':<{name_w}}  {'n':>6}  {'UAR':>6}  {'WA':>6}  {'F1':>6}   "
@@ -322,9 +341,11 @@ def table(clf, results, pooled, room=None) -> str:
         recall = [f"{100 * s['recall'][lab]:>{w}.2f}" if lab in s["recall"] else f"{'-':>{w}}"
                   for lab, w in zip(labels, col)]
         lines.append(f"{name:<{name_w}}  {r['n']:>6}  {100 * s['uar']:6.2f}  {100 * s['wa']:6.2f}  "
-                     f"{100 * s['f1']:6.2f}   " + "  ".join(recall))
+                     f"{100 * s['f1']:6.2f}   " + "  ".join(recall) + heard.flag(r))
     lines += ["", "in %: UAR mean recall over the classes present, WA accuracy, F1 macro F1, then",
               "each class's recall (-: no clip of that class)"]
+    lines += heard.footnote(results, clf.card)
+    lines += [""] + heard.speaker_table(results)
     return "\n".join(lines) + "\n"
 
 

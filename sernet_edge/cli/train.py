@@ -10,8 +10,13 @@ import time
 import click
 from click.core import ParameterSource
 
-from sernet_edge.cli.options import corpus_options
+from sernet_edge.cli.options import BUNDLED_NAMES, corpus_options
 from sernet_edge.train.recipe import AUGMENTATIONS
+
+# the bundled models --init takes: each has a float file to start from (its -float16 and
+# -micro files are the same weights)
+INIT_NAMES = ", ".join(n.split()[0] for n in BUNDLED_NAMES.split(", ")
+                       if not n.endswith(("-float16", "-micro")))
 
 # option name -> Recipe field
 RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay_every",
@@ -73,7 +78,7 @@ RECIPE_OPTIONS = ("epochs", "batch_size", "learning_rate", "decay_start", "decay
                    "several corpora, none for one.")
 @click.option("--label-smoothing", type=float, default=0.0, show_default=True)
 @click.option("--init", default="", metavar="NAME|MODEL|FOLD",
-              help="Start every fold and the final model from a bundled model (multi, emodb) or "
+              help=f"Start every fold and the final model from a bundled model ({INIT_NAMES}) or "
                    "a float .tflite from convert (rebuilt from the float file, its BatchNorm "
                    "folded and frozen, so training starts from exactly that model), a Keras "
                    "model (e.g. a CREMA-D run's final/model.keras) or a fold's selected weights "
@@ -139,6 +144,11 @@ def train(ctx, corpora, out_dir, corpus_type, subset, speaker_pattern, label_sou
     per-fold results with a score per corpus, report.json, confusion.png and curves.png to
     --out, then the final model trained on every speaker (final/model.keras, final/card.json).
 
+    Warns on standard error for a class with fewer than 5 clips (the smallest adaptation that
+    experiments/adapt-to-new-speakers measured to help) and, with --init, for a class the start
+    lacks. With --init and folds, the start model is scored on each fold's held-out speakers too,
+    and the report (versus_start) and the last lines say which model is better.
+
     \b
     sernet-edge train /data/emodb -o runs/emodb --config recipes/emodb.toml
     sernet-edge train /data/crema-d /data/emodb --cv 5 -o runs/multi
@@ -150,6 +160,9 @@ def train(ctx, corpora, out_dir, corpus_type, subset, speaker_pattern, label_sou
 
     debug = bool(ctx.find_root().params.get("debug"))
     quiet_tensorflow(debug)
+    from sernet_edge.extras import require
+    for module in ("tensorflow", "keras"):
+        require(module, "train")
     if recipe_opts["cv"] is not None:
         if ctx.get_parameter_source("protocol") != ParameterSource.DEFAULT and \
                 recipe_opts["protocol"] != "cv":
@@ -229,6 +242,9 @@ def train(ctx, corpora, out_dir, corpus_type, subset, speaker_pattern, label_sou
             for name, sc in report["per_corpus"].items():
                 click.echo(f"  {name:<12} UAR {100 * sc['uar']:.2f}  WA {100 * sc['wa']:.2f}  "
                            f"F1 {100 * sc['f1']:.2f}  ({sc['n']} clips)")
+    from sernet_edge.train.guard import summary_lines
+    for line in summary_lines(report, recipe.init):
+        click.echo(line)
     if "final" in report:
         click.echo(f"final model: {out_dir}/final/model.keras")
 

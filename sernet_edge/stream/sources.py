@@ -50,8 +50,8 @@ def import_sounddevice():
         raise PortAudioMissing(f"the PortAudio library is missing ({e}): "
                                "sudo apt install libportaudio2") from None
     except ImportError:
-        raise MicrophoneError("sounddevice is not installed: "
-                              "the [mic] extra: pip install '.[mic]' in the sernet-edge folder") from None
+        from sernet_edge.extras import message
+        raise MicrophoneError(message("sounddevice")) from None
     return sounddevice
 
 

@@ -257,11 +257,13 @@ def _interpreter(model: bytes, builtin_kernels: bool = False):
     """LiteRT as the device runtime uses it (XNNPACK delegate), or with only its builtin
     kernels, whose integer arithmetic TFLite Micro shares."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from sernet_edge.interpreter import _without_native_info
     resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES if builtin_kernels else OpResolverType.AUTO
     try:
-        interp = Interpreter(model_content=bytes(model), num_threads=1,
-                             experimental_op_resolver_type=resolver)
-        interp.allocate_tensors()
+        with _without_native_info():     # LiteRT's "INFO: Created ... XNNPACK delegate" line
+            interp = Interpreter(model_content=bytes(model), num_threads=1,
+                                 experimental_op_resolver_type=resolver)
+            interp.allocate_tensors()
     except (RuntimeError, ValueError) as e:
         raise ModelError(f"LiteRT cannot load the converted model ({_first_line(e)})") from None
     return interp
@@ -431,7 +433,8 @@ def _micro_wanted(micro_check, precisions) -> bool:
     if micro_check is None:
         return micro_available()
     if micro_check and not micro_available():
-        raise SernetError("--micro-check needs the tflite-micro package (the [micro] extra: pip install '.[micro]' in the sernet-edge folder)")
+        from sernet_edge.extras import missing
+        raise missing("tflite_micro", "convert --micro-check")
     return bool(micro_check)
 
 
@@ -477,11 +480,22 @@ def _card(keras_card, cfg, precision, data, b: _Built, rep, max_bytes, provenanc
         conversion["int8_pools"] = b.pools
     return new_card(
         keras_card["labels"], cfg, precision,
-        source=keras_card.get("source"), metrics=keras_card.get("metrics"),
+        source=with_heard(keras_card), metrics=keras_card.get("metrics"),
         training=keras_card.get("training"),
         input={"seconds": cfg.seconds, **t["input"]}, output=t["output"],
         ops=builtin_ops(data), parity=b.eval["parity"] if b.eval else None, micro=b.micro,
         conversion=conversion, architecture=arch)
+
+
+def with_heard(keras_card: dict) -> dict | None:
+    """The card's `source`, with `heard` (every speaker the weights heard: heard.py) filled in
+    where a card from before it lacks it but says whom it was trained on."""
+    from sernet_edge import heard
+    source = keras_card.get("source")
+    if not isinstance(source, dict) or "heard" in source:
+        return source
+    known = heard.describe(heard.trained_on(keras_card))
+    return source if known is None else {**source, "heard": known}
 
 
 def _uar_loss(built: list[_Built]) -> None:

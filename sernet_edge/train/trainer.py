@@ -20,12 +20,14 @@ import functools
 import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from sernet_edge import card as model_card
+from sernet_edge import heard
 from sernet_edge.corpora import Corpus, attribution, licence, non_commercial
 from sernet_edge.errors import SernetError
 from sernet_edge.features import FeatureConfig
@@ -68,6 +70,9 @@ def train(corpus: Corpus, features: FeatureConfig, recipe: Recipe, out_dir, cach
     bad = [i for i in folds or [] if not 0 <= i < len(all_folds)]
     if bad:
         raise SernetError(f"--folds {bad[0]}: the protocol has folds 0-{len(all_folds) - 1}")
+    from sernet_edge.train import guard
+    for line in guard.class_warnings(corpus, recipe.init, init_labels(recipe.init) if recipe.init else None):
+        print(f"warning: {line}", file=sys.stderr, flush=True)
     out = make_dirs(out_dir)
     _check_run_settings(out, corpus, features, recipe)
     log(f"features for {len(corpus.items)} files ({corpus.name}, {features.input_shape})")
@@ -136,6 +141,10 @@ def _run_fold(fold: Fold, data, extra, origin, labels, recipe: Recipe, fold_dir:
               "per_corpus": _per_corpus(y[te], prob.argmax(1), origin[te], labels),
               "y_true": y[te].tolist(), "y_pred": prob.argmax(1).tolist(),
               "corpus": origin[te].tolist(), "history": history}
+    if recipe.init:   # the start on the same held-out clips (train/guard.py)
+        from sernet_edge.train import guard
+        result["versus_start"] = guard.versus_start(recipe.init, X[te], y[te], prob.argmax(1),
+                                                    labels, init_labels(recipe.init))
     if recipe.select_on_test:
         oracle = max(history, key=lambda h: (h["test_uar"], -h["epoch"]))
         result["test_selected_on_test"] = {"epoch": oracle["epoch"], "uar": oracle["test_uar"],
@@ -716,7 +725,8 @@ def _train_final(data, extra, origin, corpus, features, recipe, epochs, final_di
     X, y, _ = data
     mask = np.ones(len(y), bool)
     Xtr, ytr = _with_extra(X, y, extra, mask)
-    log(f"final model: all {len(corpus.speakers)} speakers ({len(ytr)} examples), {epochs} epochs")
+    who = f"all {len(corpus.speakers)} speakers" if len(corpus.speakers) > 1 else "1 speaker"
+    log(f"final model: {who} ({len(ytr)} examples), {epochs} epochs")
     otr = np.concatenate([origin] * (1 + len(extra)))
     history = _fit(Xtr, ytr, None, None, len(corpus.labels), recipe, final_dir / "checkpoint",
                    seed=recipe.seed, strategy=strategy, tag="final", epochs=epochs,
@@ -741,7 +751,9 @@ def _train_final(data, extra, origin, corpus, features, recipe, epochs, final_di
                 "speakers": corpus.speakers, "corpora": dict(corpus.counts()["corpus"]),
                 "attribution": {name: attribution(name) for name in corpus.counts()["corpus"]},
                 "licence": {name: licence(name) for name in corpus.counts()["corpus"]},
-                "non_commercial": non_commercial(corpus.corpora)},
+                "non_commercial": non_commercial(corpus.corpora),
+                # every speaker the weights heard, the start's too: what evaluate marks
+                "heard": heard.for_card(corpus, _init_description(recipe.init) if recipe.init else None)},
         metrics={"cross_validation": report.get("overall")},
         training={"recipe": recipe.to_dict(), "final": info,
                   **({"init_from": started} if started else {}),
@@ -777,6 +789,9 @@ def _summarise(results, corpus, features, recipe, n_folds_total) -> dict:
         "median_selected_epoch": int(statistics.median([r["selected_epoch"] for r in results]))
         if results else None,
     }
+    if recipe.init:
+        from sernet_edge.train import guard
+        report["versus_start"] = guard.pooled(results, labels, recipe.init, corpus)
     oracle = [r["test_selected_on_test"] for r in results if "test_selected_on_test" in r]
     if oracle:
         report["selected_on_test_OPTIMISTIC"] = {
