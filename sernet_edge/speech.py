@@ -41,9 +41,9 @@ STEADY_MIN_FRAMES = 5            # ...when 0.5 s of them in a row...
 STEADY_SPREAD_DB = 6.0           # ...stay within this of each other
 EDGE_OVER_NOISE_DB = 1.5        # kept edges of speech stay this far over the noise
 MIN_SPEECH_OVER_FLOOR_DB = 6.0   # the floor stays this far under the loudest frame
-NOISY_SNR_DB = 20.0              # under it most answers differ from the clean recording's: 58-80 %
-                                 # of 12,300 noisy clips, 33-45 % above (benchmarks/results/
-                                 # noise-robustness-2026-12-07)
+NOISY_SNR_DB = 20.0              # under it most answers differ from the clean recording's: 58-78 %
+                                 # of 12,200 noisy clips, 33-44 % above (benchmarks/results/
+                                 # noise-robustness-2026-12-07-2)
 MIN_SPEECH_SECONDS = 1.5         # listen's shortest speech: on less, answers are mostly wrong
 NARROWBAND_HZ = 4000.0
 NARROWBAND_DB = -50.0            # energy above 4 kHz this far below the total: none there
@@ -298,13 +298,14 @@ def recording_gate(chunks, rate: int, vad: str = "auto", track: SpeechTrack | No
                    track_noise: bool = True):
     """(gate, its energy floor) set by this recording's level (`chunks()` gives its chunk
     stream); (None, None) with vad off. `track` gets the recording's steady noise level
-    (`track_noise` False: the gate before noise was measured, for comparisons)."""
+    (`track_noise` False: the gate before noise was measured, for comparisons; none with vad
+    off, so no SNR either)."""
     from sernet_edge.vad import make_gate
+    if vad == "off":
+        return None, None           # every sample is speech: no noise is left out either
     levels = recording_levels(chunks(), rate, track_noise)
     if track is not None and track_noise:
         track.noise_db = levels.noise_db
-    if vad == "off":
-        return None, None
     floor = levels.floor
     if floor is None:
         return NOTHING_IS_SPEECH, None

@@ -279,9 +279,12 @@ def test_json_and_png_written(emodb, tmp_path):
                                                       "evaluate.txt"]
     assert (out / "confusion-emodb.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = json.loads((out / "evaluate.json").read_text())
-    assert set(report) == {"command", "sernet_edge_version", "model", "options", "corpora", "pooled"}
+    assert set(report) == {"command", "sernet_edge_version", "model", "options", "condition",
+                           "corpora", "pooled"}
+    assert report["condition"] is None                   # the recordings as they are
     assert set(report["corpora"][0]["clips"][0]) == {"file", "speaker", "true", "predicted",
-                                                     "confidence", "speech_seconds", "heard"}
+                                                     "confidence", "speech_seconds", "snr_db",
+                                                     "heard"}
 
 
 def test_without_matplotlib_json_still_written(emodb, tmp_path, monkeypatch):
