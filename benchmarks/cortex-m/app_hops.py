@@ -126,7 +126,9 @@ def markdown(r: dict) -> str:
           f"`{r['command']}`: `sernet-edge export-c --app` built for QEMU {CORES[r['core']]['board']} with TFLite "
           f"Micro and CMSIS-NN (`{r['cmsis_nn_optimization']}`), the noisy stream of `benchmarks/stream_app.py` "
           f"({r['audio']['seconds']:g} s: the 7 bundled clips, pauses, noise {r['audio']['noise_below_speech_db']:g} dB "
-          f"below the speech) read by semihosting in 512-sample blocks. Verdict: **{'every hop agrees with listen' if r['ok'] else 'FAILED'}** "
+          f"below the speech) read by semihosting in 512-sample blocks. Verdict: **"
+          + ("FAILED" if not r["ok"] else "every hop agrees with listen" if r.get("every_hop_label_equal", True)
+             else "every hop agrees with listen but the ties named below") + "** "
           "(labels, gate, probabilities within one int8 step of listen's pipeline on the host with LiteRT's builtin kernels).", "",
           *([f"Hops whose label differs from listen's where listen's own answer is a tie within one int8 step "
              f"(its confidence at the threshold, or its top two classes): "
@@ -222,7 +224,10 @@ def main(argv=None) -> int:
     # answer is a tie within one int8 step (its confidence at the threshold, or two classes)
     ties = {f"hop {r['hop_s']:g} s": r["comparison"]["labels_differ_at"] for r in runs
             if r["comparison"]["labels_differ_at"] and r["comparison"]["labels_differ_only_at_ties"]}
-    checks = {"every_hop_agrees_with_listen": all(r["comparison"]["equal"] for r in runs),
+    def agrees(c):   # every hop but a tie: the hop count, the gate, one step, the labels
+        return (c["hops"] == c["app_hops"] and not c["gate_differs_at"] and c["labels_differ_only_at_ties"]
+                and c["max_probability_difference"] <= step + stream_app.PRINTED)
+    checks = {"every_hop_agrees_with_listen_but_ties_within_one_int8_step": all(agrees(r["comparison"]) for r in runs),
               "no_samples_dropped": all(r["info"].get("dropped_samples", 1) == 0 for r in runs),
               "ticks_per_instruction_as_the_board_clock": all(
                   abs(r["info"].get("calibration_ticks", 0) * ipt / 2e6 - 1) < 0.001 for r in runs)}
@@ -248,6 +253,7 @@ def main(argv=None) -> int:
                         "noise_below_speech_db": stream_app.NOISE_BELOW_SPEECH_DB, "seed": stream_app.NOISE_SEED},
               "clocks": {name: hz for name, hz in CLOCKS[args.core]},
               "provenance": provenance(args.tflm), "runs": runs, "checks": checks, "ok": all(checks.values()),
+              "every_hop_label_equal": all(r["comparison"]["equal"] for r in runs),
               "labels_differing_only_at_ties": ties}
     stem.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(stem.with_suffix(".json"), json.dumps(result, indent=1) + "\n")
