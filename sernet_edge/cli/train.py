@@ -160,9 +160,6 @@ def train(ctx, corpora, out_dir, corpus_type, subset, speaker_pattern, label_sou
 
     debug = bool(ctx.find_root().params.get("debug"))
     quiet_tensorflow(debug)
-    from sernet_edge.extras import require
-    for module in ("tensorflow", "keras"):
-        require(module, "train")
     if recipe_opts["cv"] is not None:
         if ctx.get_parameter_source("protocol") != ParameterSource.DEFAULT and \
                 recipe_opts["protocol"] != "cv":
@@ -214,6 +211,10 @@ def train(ctx, corpora, out_dir, corpus_type, subset, speaker_pattern, label_sou
                                  label_source=label_source, votes=votes))
     data = union(load_corpora(corpora, **options), labels)
     say_licence(data)
+    # the settings and corpora are checked first: their errors need no TensorFlow to be said
+    from sernet_edge.extras import require
+    for module in ("tensorflow", "keras"):
+        require(module, "train")
     from sernet_edge.train.recipe import Recipe
     from sernet_edge.train.trainer import train as run
     try:
