@@ -39,6 +39,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.result_files import new_stem  # noqa: E402
+
 RESULTS = REPO / "benchmarks" / "results"
 FAMILY = ("multi-micro", "multi-s-micro", "multi-xs-micro")
 ACCELERATORS = ("ethos-u55-128", "ethos-u55-256")
@@ -116,21 +118,6 @@ def compile_one(vela: str, model: Path, accelerator: str, out: Path) -> dict:
     }
 
 
-def result_stem(out: Path | None) -> Path:
-    if out is not None:
-        stem = out.with_suffix("")
-        for p in (stem.with_suffix(".json"), stem.with_suffix(".md")):
-            if p.exists():
-                raise SystemExit(f"error: {p}: exists; a result is never overwritten (give another --out)")
-        return stem
-    base = RESULTS / f"ethos-u55-{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d}"
-    stem, k = base, 1
-    while stem.with_suffix(".json").exists() or stem.with_suffix(".md").exists():
-        k += 1
-        stem = base.with_name(f"{base.name}-{k}")
-    return stem
-
-
 def markdown(r: dict) -> str:
     md = [f"# Ethos-U55 estimates (Vela {r['vela_version']}), {r['date_utc']}", "",
           f"`{r['command']}`. **Estimates, not measurements**: Vela's performance model of the NPU "
@@ -170,7 +157,7 @@ def main(argv=None) -> int:
     models = args.model or list(FAMILY)
     accelerators = args.accelerator or list(ACCELERATORS)
     vela = vela_exe()
-    stem = result_stem(args.out)
+    stem = new_stem("ethos-u55", args.out)
 
     def git(*a):
         return subprocess.run(["git", "-C", str(REPO), *a], capture_output=True, text=True).stdout.strip()

@@ -38,6 +38,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.result_files import new_stem  # noqa: E402
+
 RESULTS = REPO / "benchmarks" / "results"
 NOISE_SEED = 47
 NOISE_BELOW_SPEECH_DB = 20.0
@@ -299,7 +301,7 @@ def main(argv=None) -> int:
               "uncommitted_changes": bool(git("status", "--porcelain", "--untracked-files=no")),
               "audio": rows, "ok": ok}
     if not args.no_write:
-        stem = result_stem(f"stream-app-{short}", args.out)
+        stem = new_stem(f"stream-app-{short}", args.out)
         stem.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
         stem.with_suffix(".md").write_text(markdown(result))
         print(f"{stem}.json: {'every hop agrees' if ok else 'FAILED'}")
@@ -311,20 +313,6 @@ def first_line(cmd) -> str:
         return subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()[0]
     except (OSError, IndexError):
         return "?"
-
-
-def result_stem(name: str, out: Path | None) -> Path:
-    if out is not None:
-        stem = out.with_suffix("")
-        if stem.with_suffix(".json").exists():
-            raise SystemExit(f"error: {stem}.json exists; a result is never overwritten")
-        return stem
-    base = RESULTS / f"{name}-{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d}"
-    stem, k = base, 1
-    while stem.with_suffix(".json").exists() or stem.with_suffix(".md").exists():
-        k += 1
-        stem = base.with_name(f"{base.name}-{k}")
-    return stem
 
 
 def markdown(r: dict) -> str:

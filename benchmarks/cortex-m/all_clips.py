@@ -34,6 +34,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.result_files import new_stem  # noqa: E402
+
 # Under -icount shift=0 an instruction takes 1 ns and SysTick counts the board's core clock:
 # 25 MHz on mps2-an386, 32 MHz on mps3-an547 (main.cc's calibration line shows it).
 CORES = {"m4": {"board": "mps2-an386", "cpu": "Cortex-M4F", "linker_script": "mps2_an386.ld",
@@ -156,22 +158,6 @@ def harness_sha256(core: str = "m4") -> str:
     split into parts): flash, RAM and instructions are this harness's too."""
     here = Path(__file__).resolve().parent
     return hashlib.sha256(b"".join((here / n).read_bytes() for n in harness(core))).hexdigest()
-
-
-def result_stem(short: str, out: Path | None) -> Path:
-    if out is not None:
-        stem = out.with_suffix("")
-        for p in (stem.with_suffix(".json"), stem.with_suffix(".md")):
-            if p.exists():
-                raise SystemExit(f"error: {p}: exists; a result is never overwritten (give another --out)")
-        return stem
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
-    base = RESULTS / f"cortex-m-{short}-{date}"
-    stem, n = base, 1
-    while stem.with_suffix(".json").exists() or stem.with_suffix(".md").exists():
-        n += 1
-        stem = base.with_name(f"{base.name}-{n}")
-    return stem
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -319,7 +305,7 @@ def main() -> int:
     except SernetError as e:
         raise SystemExit(f"error: {e}") from None
     short = next((k for k, v in BUNDLED.items() if v == path.name), path.stem)
-    stem = result_stem(short if args.core == "m4" else f"{short}-{args.core}", args.out)
+    stem = new_stem(f"cortex-m-{short}" if args.core == "m4" else f"cortex-m-{short}-{args.core}", args.out)
     model_arg = args.model if args.model in BUNDLED else str(path.resolve())
 
     rows, sizes, fe_sha = [], None, None

@@ -37,7 +37,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from all_clips import CORES, provenance, result_stem, write_atomic  # noqa: E402
+from all_clips import CORES, provenance, write_atomic  # noqa: E402
+from benchmarks.result_files import new_stem  # noqa: E402
 
 # named parts and their clocks (the issue's): the CPU share of real time at each
 CLOCKS = {"m4": [("nRF52840", 64e6), ("RP2350 (Cortex-M33)", 150e6), ("STM32F4", 168e6),
@@ -195,7 +196,7 @@ def main(argv=None) -> int:
     ipt = CORES[args.core]["instructions_per_tick"]
     rate = int(card["features"]["sample_rate"])
     step = float(card["output"]["scale"])
-    stem = result_stem(f"app-{short}" if args.core == "m4" else f"app-{short}-{args.core}", args.out)
+    stem = new_stem(f"cortex-m-app-{short}" if args.core == "m4" else f"cortex-m-app-{short}-{args.core}", args.out)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
