@@ -40,6 +40,12 @@ PEAK = 0.99                       # a mix louder than this is scaled down, SNR k
 LEVEL_FLOOR = 1e-10               # mean power of digital silence
 
 
+def unit_rms(x: np.ndarray) -> np.ndarray:
+    """`x` scaled to an RMS of 1, as float32 (silence stays silence)."""
+    x = np.asarray(x, np.float64)
+    return (x / max(float(np.sqrt(np.mean(x ** 2))), 1e-12)).astype(np.float32)
+
+
 def coloured_noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
     """`n` samples of white, pink (power 1/f) or brown (1/f^2) noise at unit RMS."""
     if kind not in COLOURS:
@@ -55,7 +61,7 @@ def coloured_noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
         # so the noise has no DC drift a microphone would not pass
         spectrum /= np.maximum(f, 20.0) ** (0.5 if kind == "pink" else 1.0)
         white = np.fft.irfft(spectrum, n)
-    return (white / max(float(np.sqrt(np.mean(white ** 2))), 1e-12)).astype(np.float32)
+    return unit_rms(white)
 
 
 def speech_power(x: np.ndarray, rate: int = SAMPLE_RATE) -> float:
@@ -90,7 +96,12 @@ def babble(talkers: list[np.ndarray], n: int, rng: np.random.Generator) -> np.nd
         voice = np.asarray(talkers[i], np.float64)
         voice = voice / np.sqrt(max(float(np.mean(voice ** 2)), LEVEL_FLOOR))
         mix += loop_to(voice, n, rng)
-    return (mix / max(float(np.sqrt(np.mean(mix ** 2))), 1e-12)).astype(np.float32)
+    return unit_rms(mix)
+
+
+def recorded(noises: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
+    """`n` samples of one of the recordings `noises`, from a random start; unit RMS."""
+    return unit_rms(loop_to(noises[int(rng.integers(len(noises)))], n, rng))
 
 
 def room_impulse_response(rt60: float, rng: np.random.Generator,
@@ -240,9 +251,7 @@ class Room:
             if self.talkers is None:
                 raise SernetError("babble needs other speakers' clips: give a corpus")
             return babble(self.talkers(speaker), n, rng)
-        rec = self.noises[int(rng.integers(len(self.noises)))]
-        x = loop_to(rec, n, rng).astype(np.float64)
-        return (x / max(float(np.sqrt(np.mean(x ** 2))), 1e-12)).astype(np.float32)
+        return recorded(self.noises, n, rng)
 
 
 class Talkers:

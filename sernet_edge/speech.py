@@ -35,12 +35,12 @@ MIN_LEVEL_SPREAD_DB = 3.0        # speech varies more (the steadiest CREMA-D cli
 MAX_PAUSE_SECONDS = 1.0          # a pause up to this long stays inside the speech
 HANGOVER_SECONDS = 0.3           # kept before and after speech, if within 15 dB of the floor:
 HANGOVER_RANGE_DB = 15.0         # a decay, not the near-silence a recording is padded with
-NOISE_MARGIN_DB = 6.0            # the floor this far over a recording's steady noise
+NOISE_MARGIN_DB = 6.0            # within this of a room's steady noise is the room (files:
+                                 # for a second or more; live: a hop's floor this far over it)
 STEADY_RANGE_DB = 3.0            # frames within this of the 10th percentile are its noise...
 STEADY_MIN_FRAMES = 5            # ...when 0.5 s of them in a row...
 STEADY_SPREAD_DB = 6.0           # ...stay within this of each other
 EDGE_OVER_NOISE_DB = 1.5        # kept edges of speech stay this far over the noise
-MIN_SPEECH_OVER_FLOOR_DB = 6.0   # the floor stays this far under the loudest frame
 NOISY_SNR_DB = 20.0              # under it most answers differ from the clean recording's: 58-78 %
                                  # of 12,200 noisy clips, 33-44 % above (benchmarks/results/
                                  # noise-robustness-2026-12-07-2)
@@ -151,11 +151,11 @@ def recording_levels(chunks, rate: int, track_noise: bool = True) -> Levels:
     if not len(levels):
         return Levels(None, None)
     low, high = np.percentile(levels, [10, 95])
-    noise = steady_noise_db(levels)
+    noise = steady_noise_db(levels) if track_noise else None
     if high - low < MIN_LEVEL_SPREAD_DB:
         return Levels(None, noise)
     floor = min(DEFAULT_ENERGY_DB, max(LOWEST_FLOOR_DB, levels.max() - FLOOR_BELOW_PEAK_DB))
-    return Levels(float(floor), noise if track_noise else None)
+    return Levels(float(floor), noise)
 
 
 def steady_noise_db(levels: np.ndarray) -> float | None:
@@ -256,7 +256,6 @@ def speech_only(chunks, gate, rate: int, track: SpeechTrack, floor_db: float | N
                 track._keep(start, frame)
                 yield frame
 
-
     for index, frame in enumerate(_frames(chunks, _frame_size(rate))):
         level = level_dbfs(frame)
         speech = gate is None or bool(gate.is_speech(frame, level))
@@ -304,7 +303,7 @@ def recording_gate(chunks, rate: int, vad: str = "auto", track: SpeechTrack | No
     if vad == "off":
         return None, None           # every sample is speech: no noise is left out either
     levels = recording_levels(chunks(), rate, track_noise)
-    if track is not None and track_noise:
+    if track is not None:
         track.noise_db = levels.noise_db
     floor = levels.floor
     if floor is None:

@@ -174,3 +174,29 @@ def test_evaluate_in_noise_with_own_recordings(mini_emodb, tmp_path):
                       (["--noise", str(tmp_path / "none.wav"), "--snr", "5"], "no such noise")):
         bad = CliRunner().invoke(main, ["evaluate", "multi", str(mini_emodb), *args])
         assert bad.exit_code == 2 and msg in bad.output, bad.output
+
+
+def test_room_augmentation_is_drawn_the_same_way_twice(monkeypatch):
+    """`train --augment room`: a training row is mixed on the fly, the same for the same stream,
+    otherwise left as it is; babble never takes the row's own speaker."""
+    pytest.importorskip("keras", reason="the trainer's batches need the [train] extra")
+    pytest.importorskip("pyroomacoustics", reason="simulated rooms need the [rooms] extra")
+    from sernet_edge.corpora import load_emodb
+    from sernet_edge.features import FeatureConfig, extract
+    from sernet_edge.runtime import bundled_clips
+    from sernet_edge.train import augment
+    monkeypatch.setattr(augment, "ROOM_BANK", 2)
+    corpus = load_emodb(bundled_clips()[0].parent)
+    cfg = FeatureConfig(seconds=3.0)
+    data = augment.RoomAudio(corpus, cfg, seed=0)
+    rows = augment.RoomAudio.subset(data, np.ones(len(corpus.items), bool))
+    mixed = [rows.features(r, np.random.default_rng([1, r])) for r in range(len(rows))]
+    again = [rows.features(r, np.random.default_rng([1, r])) for r in range(len(rows))]
+    kept = [rows.features(0, np.random.default_rng([2, k])) is None for k in range(20)]
+    assert any(kept) and not all(kept)                   # p 0.7 mixed, p 0.3 as it is
+    for r, (a, b) in enumerate(zip(mixed, again)):
+        assert (a is None) == (b is None) and (a is None or np.array_equal(a, b))
+        if a is not None:
+            clean = extract(data.audio[r], cfg)[..., None]
+            assert a.shape == clean.shape and not np.array_equal(a, clean)
+    assert rows.features(len(rows), np.random.default_rng(0)) is None   # an offline copy's row

@@ -178,7 +178,8 @@ class RoomAugment:
 
     def __init__(self, data: RoomAudio, index: np.ndarray):
         self.data, self.index = data, index
-        self.kinds = ("white", "pink", "brown", "babble") + (("files",) if data.noises else ())
+        from sernet_edge.noise import KINDS
+        self.kinds = KINDS + (("files",) if data.noises else ())
 
     def __len__(self):
         return len(self.index)
@@ -186,7 +187,7 @@ class RoomAugment:
     def features(self, row: int, rng) -> np.ndarray | None:
         """The MFCC image of training row `row` in a random room, or None (p 0.3: as it is)."""
         from sernet_edge.features import extract
-        from sernet_edge.noise import babble, coloured_noise, loop_to, reverberate
+        from sernet_edge.noise import babble, coloured_noise, recorded, reverberate
         if row >= len(self.index) or rng.random() >= ROOM_P:
             return None
         d = self.data
@@ -201,9 +202,7 @@ class RoomAugment:
             noise = babble([d.audio[j] for j in rng.choice(others, 7)], n, rng) if len(others) \
                 else coloured_noise("pink", n, rng)
         elif kind == "files":
-            rec = d.noises[int(rng.integers(len(d.noises)))]
-            noise = loop_to(rec, n, rng).astype(np.float64)
-            noise /= max(float(np.sqrt(np.mean(noise ** 2))), 1e-12)
+            noise = recorded(d.noises, n, rng)
         else:
             noise = coloured_noise(kind, n, rng)
         snr = rng.uniform(*ROOM_SNR_DB)
